@@ -1,0 +1,290 @@
+"""The SMART consent portal: application factory, extension wiring, hooks and CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+
+import click
+from flask import Flask, abort, g, make_response, render_template, request
+from flask_htmx import HTMX
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from jinja2 import ChoiceLoader, FileSystemLoader
+from peewee import InterfaceError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+import accounts
+import italian
+import models
+from migrations import run_migrations
+from views import enforce_access_policy, is_htmx, public
+
+csrf = CSRFProtect()
+htmx = HTMX()
+login_manager = LoginManager()
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    ]
+)
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the portal application (``test_config`` overrides the environment)."""
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(
+        SECRET_KEY=os.environ.get("SECRET_KEY") or _instance_secret(app.instance_path),
+        DATABASE_URL=os.environ.get("DATABASE_URL")
+        or "sqlite:///" + os.path.join(app.instance_path, "portal.db"),
+        SESSION_IDLE_MINUTES=int(os.environ.get("SESSION_IDLE_MINUTES", 30)),
+        SESSION_MAX_HOURS=int(os.environ.get("SESSION_MAX_HOURS", 12)),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the login session
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        JSON_AS_ASCII=False,
+    )
+    if test_config:
+        app.config.update(test_config)
+
+    app.jinja_loader = ChoiceLoader(
+        [
+            FileSystemLoader(os.path.join(app.root_path, "templates")),
+            FileSystemLoader(os.path.join(app.root_path, "partials")),
+        ]
+    )
+    app.jinja_env.filters["datetime_it"] = italian.format_datetime
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+    models.db.initialize(models.make_database(app.config["DATABASE_URL"]))
+    csrf.init_app(app)
+    htmx.init_app(app)
+    _init_login(app)
+    _init_request_hooks(app)
+    _init_error_pages(app)
+    _register_blueprints(app)
+    _register_cli(app)
+    return app
+
+
+def _instance_secret(instance_path: str) -> str:
+    """Read the instance's secret key, creating it once (shared by every worker)."""
+    path = os.path.join(instance_path, "secret_key")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        with open(path) as existing:
+            return existing.read().strip()
+    with os.fdopen(fd, "w") as created:
+        secret = secrets.token_hex(32)
+        created.write(secret)
+    return secret
+
+
+def _init_login(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.session_protection = None  # sessions are server-side rows (accounts.py)
+
+    @login_manager.user_loader
+    def load_user(token: str):
+        user = accounts.load_session_user(
+            token,
+            idle_timeout=dt.timedelta(minutes=app.config["SESSION_IDLE_MINUTES"]),
+            absolute_timeout=dt.timedelta(hours=app.config["SESSION_MAX_HOURS"]),
+        )
+        if user is not None:
+            user.session_token = token
+        return user
+
+
+def _init_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def open_database():
+        # A connection from the pool for this request, returned at its end (one
+        # already open in this thread, as in a CLI command or a test, is left alone).
+        g.opened_database = models.db.connect(reuse_if_open=True)
+
+    @app.before_request
+    def refuse_nul_characters():
+        # No field of ours may hold NUL, and PostgreSQL cannot even store it:
+        # refuse it up front with a clear message rather than fail deeper down.
+        for values in (request.args, request.form):
+            for key, value in values.items(multi=True):
+                if "\x00" in key or "\x00" in value:
+                    abort(400)
+
+    app.before_request(enforce_access_policy)
+
+    @app.teardown_request
+    def close_database(_exc):
+        if g.pop("opened_database", False) and not models.db.is_closed():
+            models.db.close()
+
+    @app.context_processor
+    def header_context():
+        return {"today_label": italian.today_in_capitals()}
+
+    @app.after_request
+    def security_headers(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault(
+            "Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"
+        )
+        if request.endpoint != "static":
+            headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.get("/healthz")
+    @public
+    def healthz():
+        try:
+            models.db.execute_sql("SELECT 1")
+        except (OperationalError, InterfaceError):
+            return make_response("database unavailable", 503, {"Content-Type": "text/plain"})
+        return make_response("ok", 200, {"Content-Type": "text/plain"})
+
+
+ERROR_MESSAGES = {
+    400: ("Richiesta non valida", "La richiesta non è valida. Controlla i dati e riprova."),
+    403: ("Accesso negato", "Non hai i permessi per questa pagina o per questa operazione."),
+    404: ("Pagina non trovata", "La pagina o l'elemento richiesto non esiste."),
+    405: ("Operazione non consentita", "Questa operazione non è consentita su questa pagina."),
+    413: ("Richiesta troppo grande", "I dati inviati sono troppo grandi."),
+    429: ("Troppi tentativi", "Hai fatto troppi tentativi. Attendi qualche minuto e riprova."),
+    500: ("Errore interno", "Si è verificato un errore imprevisto. Riprova tra poco."),
+    503: (
+        "Servizio non disponibile",
+        "Il servizio non è momentaneamente disponibile. Riprova tra poco.",
+    ),
+}
+
+
+def error_response(status: int, message: str | None = None):
+    """Answer an error as a full page, or as a message in #messages for htmx requests."""
+    title, default_message = ERROR_MESSAGES.get(status, ERROR_MESSAGES[500])
+    message = message or default_message
+    if is_htmx():
+        response = make_response(
+            render_template("message.html", level="error", message=message), status
+        )
+        response.headers["HX-Retarget"] = "#messages"
+        response.headers["HX-Reswap"] = "innerHTML"
+        return response
+    return make_response(
+        render_template("error.html", status=status, title=title, message=message), status
+    )
+
+
+def _init_error_pages(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(_error):
+        return error_response(
+            400,
+            "La sessione è scaduta o la pagina non è più valida: ricarica la pagina e riprova.",
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        if error.code is None or error.code < 400:
+            return error
+        return error_response(error.code)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def database_error(error):
+        app.logger.error("database error: %s", error)
+        return error_response(503)
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error):
+        app.logger.exception("unexpected error", exc_info=error)
+        return error_response(500)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from views import account, auth, home
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(home.bp)
+    app.register_blueprint(account.bp)
+
+
+def _register_cli(app: Flask) -> None:
+    @app.cli.command("migrate")
+    def migrate_command():
+        """Create or update the database schema (safe to run again)."""
+        with models.db.connection_context():
+            applied = run_migrations()
+        click.echo("Migrazioni applicate: " + (", ".join(applied) if applied else "nessuna"))
+
+    @app.cli.command("seed-demo")
+    @click.option("--clients", "synthetic", type=click.IntRange(0, 1_000_000), default=0,
+                  help="Clienti sintetici da aggiungere allo studio BPF103.")
+    @click.option("--password", default="demo", show_default=True,
+                  help="Password degli account demo.")
+    @click.option("--if-empty", is_flag=True, help="Solo se il database non ha ancora studi.")
+    def seed_demo_command(synthetic: int, password: str, if_empty: bool):
+        """Create the demo studios and accounts (idempotent), plus N synthetic clients."""
+        import demo
+
+        with models.db.connection_context():
+            run_migrations()
+            if if_empty and models.Studio.select().exists():
+                click.echo("Il database contiene già dati: demo non ricreata.")
+                click.echo(demo.describe_accounts([], password))
+                return
+            accounts_made = demo.seed(password=password, synthetic_clients=synthetic)
+        click.echo(demo.describe_accounts(accounts_made, password))
+
+    @app.cli.command("create-studio")
+    @click.argument("code")
+    @click.argument("name")
+    def create_studio_command(code, name):
+        """Create a studio with its default settings (nothing happens if the code exists)."""
+        with models.db.connection_context(), models.write_transaction():
+            studio, created = models.Studio.get_or_create(
+                code=code.strip().upper(), defaults={"name": name.strip()}
+            )
+            models.StudioSettings.insert(studio=studio).on_conflict_ignore().execute()
+        click.echo(("Creato" if created else "Esiste già") + f" lo studio {studio.code}.")
+
+    @app.cli.command("create-user")
+    @click.option("--studio", "studio_code", required=True, help="Codice dello studio.")
+    @click.option("--username", required=True)
+    @click.option("--name", "display_name", required=True, help="Nome visualizzato.")
+    @click.option("--role", type=click.Choice(["admin", "operator"]), default="admin",
+                  show_default=True)
+    @click.password_option(prompt="Password", confirmation_prompt="Ripeti la password")
+    def create_user_command(studio_code, username, display_name, role, password):
+        """Create a real admin or operator account; the password is asked, never defaulted."""
+        with models.db.connection_context():
+            studio = models.Studio.get_or_none(models.Studio.code == studio_code.strip())
+            if studio is None:
+                raise click.ClickException(f"Studio {studio_code!r} inesistente.")
+            problem = accounts.password_problem(password, username)
+            if problem:
+                raise click.ClickException(problem)
+            key = models.User.normalize_username(username)
+            if not key or models.User.get_or_none(models.User.username == key):
+                raise click.ClickException(f"Nome utente {username!r} non valido o già in uso.")
+            with models.write_transaction():
+                accounts.create_user(studio, key, display_name, password, role)
+        click.echo(f"Creato l'utente {key} ({role}) nello studio {studio.code}.")
+

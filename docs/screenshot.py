@@ -1,0 +1,39 @@
+"""Take the README's screenshots from a running portal (default http://127.0.0.1:8000).
+
+Usage: .venv/bin/python docs/screenshot.py [BASE_URL]
+"""
+
+import sys
+
+from playwright.sync_api import sync_playwright
+
+sys.path.insert(0, ".")
+from tests.conftest import chromium_executable  # noqa: E402
+
+BASE = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000"
+SHOTS = [
+    ("admin", "/", "docs/screenshot-admin-home.png"),
+]
+
+
+def main():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium_executable(),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        for username, path, output in SHOTS:
+            page = browser.new_page(viewport={"width": 1280, "height": 760}, locale="it-IT")
+            page.goto(BASE + "/login")
+            page.get_by_label("Nome utente").fill(username)
+            page.get_by_label("Password").fill("demo")
+            page.get_by_role("button", name="Accedi").click()
+            page.wait_for_url(BASE + "/")
+            page.goto(BASE + path)
+            page.screenshot(path=output, full_page=False)
+            page.close()
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Schema migrations, applied in order by ``flask --app app migrate``.
+
+Each migration has a name, runs once, and is recorded in ``migration_history``.
+Every step is also written to be harmless if its effect is already there
+(``create_tables(safe=True)``, ``add_column_if_missing``, ``IF NOT EXISTS``), so a
+fresh database built from the current models and an old one brought forward end
+with the same schema. To change the schema: add a function at the end of
+``MIGRATIONS``; never edit one that has been released.
+"""
+
+from __future__ import annotations
+
+from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
+
+import models
+from models import db, is_sqlite
+
+APPEND_ONLY_TABLES = ("consent_event",)
+
+
+def _migrator():
+    return SqliteMigrator(db) if is_sqlite() else PostgresqlMigrator(db)
+
+
+def add_column_if_missing(model, field_name: str) -> None:
+    """Add ``model.field_name`` to its table unless the column is already there."""
+    field = model._meta.fields[field_name]
+    table = model._meta.table_name
+    existing = {column.name for column in db.get_columns(table)}
+    if field.column_name not in existing:
+        migrate(_migrator().add_column(table, field.column_name, field))
+
+
+def forbid_update_and_delete(table: str) -> None:
+    """Make the database itself refuse UPDATE and DELETE on ``table``."""
+    message = f"{table} is append-only"
+    if is_sqlite():
+        for action in ("UPDATE", "DELETE"):
+            db.execute_sql(
+                f"CREATE TRIGGER IF NOT EXISTS {table}_no_{action.lower()} "
+                f"BEFORE {action} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
+            )
+    else:
+        db.execute_sql(
+            f"CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger "
+            f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{message}'; END $$"
+        )
+        db.execute_sql(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
+        db.execute_sql(
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"
+        )
+        db.execute_sql(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
+        db.execute_sql(
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_append_only()"
+        )
+
+
+def m0001_initial() -> None:
+    db.create_tables(models.ALL_MODELS, safe=True)
+    for table in APPEND_ONLY_TABLES:
+        forbid_update_and_delete(table)
+
+
+MIGRATIONS = [
+    ("0001_initial", m0001_initial),
+]
+
+
+def run_migrations() -> list[str]:
+    """Apply the migrations not yet recorded; return the names applied now."""
+    db.create_tables([models.MigrationHistory], safe=True)
+    done = {row.name for row in models.MigrationHistory.select()}
+    applied = []
+    for name, step in MIGRATIONS:
+        if name in done:
+            continue
+        with models.write_transaction():
+            step()
+            models.MigrationHistory.insert(name=name).on_conflict_ignore().execute()
+        applied.append(name)
+    return applied

@@ -1,0 +1,328 @@
+"""Schema of the portal, and the database connection it lives on.
+
+One installation serves many studios: every row that belongs to a studio carries
+``studio`` (directly or through its client), and every query made on behalf of a
+user is scoped to that user's studio.
+
+Consent state per client (``Client.consent_*``) is a projection of the
+append-only ``ConsentEvent`` log; only ``consent.py`` writes either of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import contextmanager
+from urllib.parse import parse_qs, unquote, urlparse
+
+from peewee import (
+    BooleanField,
+    CharField,
+    Check,
+    CompositeKey,
+    DatabaseProxy,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
+
+db = DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "busy_timeout": 10000,
+    "synchronous": "normal",
+    "cache_size": -32000,
+}
+
+
+def utcnow() -> dt.datetime:
+    """Return the current UTC time as a naive datetime (how every timestamp is stored)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def make_database(url: str):
+    """Build the pooled database named by ``url`` (``sqlite:///path`` or ``postgresql://...``)."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        # sqlite:///relative/file.db or sqlite:////absolute/file.db
+        return PooledSqliteDatabase(
+            unquote(url[len("sqlite:///"):]),
+            pragmas=SQLITE_PRAGMAS,
+            max_connections=32,
+            stale_timeout=300,
+            check_same_thread=False,
+            timeout=10,
+        )
+    if parsed.scheme in ("postgres", "postgresql"):
+        options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        return PooledPostgresqlDatabase(
+            unquote(parsed.path.lstrip("/")),
+            user=unquote(parsed.username) if parsed.username else None,
+            password=unquote(parsed.password) if parsed.password else None,
+            host=parsed.hostname,
+            port=parsed.port,
+            max_connections=int(options.pop("max_connections", 20)),
+            stale_timeout=300,
+            **options,
+        )
+    raise ValueError(f"DATABASE_URL non supportato: {url!r}")
+
+
+def is_sqlite() -> bool:
+    """Tell whether the bound database is SQLite (for dialect-specific SQL)."""
+    return isinstance(db.obj, PooledSqliteDatabase)
+
+
+@contextmanager
+def write_transaction():
+    """Open a write transaction that waits for other writers instead of failing.
+
+    On SQLite this is ``BEGIN IMMEDIATE`` (the write lock is taken at the start, so
+    two writers queue on the busy timeout rather than deadlock on upgrade); on
+    PostgreSQL an ordinary transaction, with row locks taken by the statements.
+    Nested calls become savepoints.
+    """
+    if db.in_transaction():
+        with db.atomic():
+            yield
+    elif is_sqlite():
+        with db.atomic("IMMEDIATE"):
+            yield
+    else:
+        with db.atomic():
+            yield
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class Studio(BaseModel):
+    code = CharField(max_length=20, unique=True)
+    name = CharField(max_length=200)
+    created_at = DateTimeField(default=utcnow)
+
+
+class StudioSettings(BaseModel):
+    """The options of "Configurazioni varie" (SPEC 3.2), one row per studio."""
+
+    studio = ForeignKeyField(Studio, primary_key=True, backref="settings_row", on_delete="CASCADE")
+    read_receipts = BooleanField(default=False)
+    templates_enabled = BooleanField(default=False)
+    payroll_following_months_check = BooleanField(default=False)
+    notify_admin_operators = BooleanField(default=False)
+    notify_invoice_delivery = BooleanField(default=False)
+    custom_publication_link = BooleanField(default=False)
+    publication_link_url = CharField(max_length=2000, null=True)
+    smart_access = BooleanField(default=False)  # option 7: the studio-wide SMART master switch
+    updated_at = DateTimeField(default=utcnow)
+
+
+ROLE_ADMIN, ROLE_OPERATOR, ROLE_CLIENT = "admin", "operator", "client"
+ROLES = (ROLE_ADMIN, ROLE_OPERATOR, ROLE_CLIENT)
+
+CONSENT_PENDING, CONSENT_GRANTED, CONSENT_DECLINED = "pending", "granted", "declined"
+
+
+class Client(BaseModel):
+    """A client company of a studio, with its current consent state (a projection of its events)."""
+
+    studio = ForeignKeyField(Studio, backref="clients", on_delete="CASCADE")
+    code = CharField(max_length=40)
+    name = CharField(max_length=200)  # ragione sociale
+    tax_code = CharField(max_length=16, null=True)
+    consent_requested_at = DateTimeField(null=True)  # last sending; null = "Non inviato"
+    consent_answer = CharField(
+        max_length=10,
+        null=True,
+        constraints=[Check("consent_answer IN ('pending', 'granted', 'declined')")],
+    )
+    consent_answered_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("studio", "code"), True),
+            (("studio", "name"), False),
+            (("studio", "consent_requested_at"), False),
+            (("studio", "consent_answer", "consent_answered_at"), False),
+            (("studio", "consent_answered_at"), False),
+        )
+
+
+class User(BaseModel):
+    studio = ForeignKeyField(Studio, backref="users", on_delete="CASCADE")
+    username = CharField(max_length=80, unique=True)  # always stored lower-case
+    display_name = CharField(max_length=200)
+    password_hash = CharField(max_length=255)
+    role = CharField(max_length=10, constraints=[Check("role IN ('admin', 'operator', 'client')")])
+    active = BooleanField(default=True)
+    client = ForeignKeyField(Client, null=True, backref="users", on_delete="CASCADE")
+    smart_access = BooleanField(default=False)  # operator's "Accesso ai Servizi SMART" switch
+    smart_banner_dismissed = BooleanField(default=False)  # admin's "Non mostrare più"
+    created_at = DateTimeField(default=utcnow)
+    last_login_at = DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            Check("(role = 'client') = (client_id IS NOT NULL)"),
+        ]
+        indexes = ((("studio", "role"), False),)
+
+    # Flask-Login: the "id" kept in the cookie is the server-side session token
+    # (accounts.py), set on the user when the session is opened or loaded.
+    session_token: str | None = None
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str | None:
+        return self.session_token
+
+    @staticmethod
+    def normalize_username(raw: str) -> str:
+        return (raw or "").strip().lower()
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ROLE_ADMIN
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role == ROLE_OPERATOR
+
+    @property
+    def is_client(self) -> bool:
+        return self.role == ROLE_CLIENT
+
+
+class UserSession(BaseModel):
+    """A server-side login session: the cookie carries its token, logout deletes the row."""
+
+    token_hash = CharField(max_length=64, primary_key=True)
+    user = ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    created_at = DateTimeField(default=utcnow)
+    last_seen_at = DateTimeField(default=utcnow)
+    ip = CharField(max_length=64, null=True)
+    user_agent = CharField(max_length=300, null=True)
+
+
+class SmartService(BaseModel):
+    """The SMART service catalogue (Fattura SMART, SMART Hub, Corrispettivi SMART, ...)."""
+
+    code = CharField(max_length=40, unique=True)
+    name = CharField(max_length=100)
+    position = IntegerField(default=0)
+
+
+class ClientService(BaseModel):
+    """A SMART service active for a client (a row exists only while it is active)."""
+
+    client = ForeignKeyField(Client, backref="services", on_delete="CASCADE")
+    service = ForeignKeyField(SmartService, on_delete="CASCADE")
+    activated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        primary_key = CompositeKey("client", "service")
+
+
+class OperatorClient(BaseModel):
+    """A client managed by an operator of the same studio."""
+
+    operator = ForeignKeyField(User, backref="managed", on_delete="CASCADE")
+    client = ForeignKeyField(Client, backref="operators", on_delete="CASCADE")
+
+    class Meta:
+        primary_key = CompositeKey("operator", "client")
+        indexes = ((("client",), False),)
+
+
+class ConsentText(BaseModel):
+    """One wording of the consent text shown to clients, stored once and referenced by events."""
+
+    version = IntegerField(unique=True)
+    title = TextField()
+    body = TextField()
+    sha256 = CharField(max_length=64, unique=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+CONSENT_EVENT_KINDS = ("sent", "granted", "declined", "revoked")
+CONSENT_CHANNELS = ("admin_sending", "modal", "altri_dati")
+
+
+class ConsentEvent(BaseModel):
+    """Append-only record of a consent request, answer, revocation or re-grant.
+
+    The database refuses UPDATE and DELETE on this table (triggers, see migrations.py).
+    """
+
+    studio = ForeignKeyField(Studio, on_delete="RESTRICT")
+    client = ForeignKeyField(Client, on_delete="RESTRICT")
+    kind = CharField(
+        max_length=10, constraints=[Check("kind IN ('sent', 'granted', 'declined', 'revoked')")]
+    )
+    actor = ForeignKeyField(User, on_delete="RESTRICT")
+    channel = CharField(
+        max_length=20, constraints=[Check("channel IN ('admin_sending', 'modal', 'altri_dati')")]
+    )
+    consent_text = ForeignKeyField(ConsentText, null=True, on_delete="RESTRICT")
+    ip = CharField(max_length=64, null=True)
+    user_agent = CharField(max_length=300, null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("client", "id"), False),
+            (("studio", "id"), False),
+        )
+
+
+class AccessEvent(BaseModel):
+    """A user opening (or being refused) a client's SMART service."""
+
+    studio = ForeignKeyField(Studio, on_delete="RESTRICT")
+    user = ForeignKeyField(User, on_delete="RESTRICT")
+    client = ForeignKeyField(Client, null=True, on_delete="RESTRICT")
+    service = ForeignKeyField(SmartService, null=True, on_delete="RESTRICT")
+    granted = BooleanField()
+    reason = CharField(max_length=40, null=True)
+    ip = CharField(max_length=64, null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("studio", "id"), False),
+            (("client", "id"), False),
+        )
+
+
+class MigrationHistory(BaseModel):
+    """Names of the schema migrations already applied to this database."""
+
+    name = CharField(max_length=100, primary_key=True)
+    applied_at = DateTimeField(default=utcnow)
+
+
+ALL_MODELS = [
+    Studio,
+    StudioSettings,
+    Client,
+    User,
+    UserSession,
+    SmartService,
+    ClientService,
+    OperatorClient,
+    ConsentText,
+    ConsentEvent,
+    AccessEvent,
+]

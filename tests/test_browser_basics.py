@@ -1,0 +1,49 @@
+"""What only a browser shows: each role logs in and out; htmx swaps in place."""
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.mark.parametrize(
+    "username, name",
+    [("admin", "Mario Amministratore"), ("operatore1", "Marco Operatore"),
+     ("000131", "Gelateria Bianchi di Bianchi Anna"), ("admin.alt", "Anna Alternativa")],
+)
+def test_each_role_logs_in_and_out(browser_login, live_server, username, name):
+    page = browser_login(username)
+    expect(page.locator("header")).to_contain_text(f"Benvenuto {name}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Home")
+    page.get_by_role("button", name="Esci").click()
+    page.wait_for_url(live_server.url + "/login")
+    expect(page.get_by_role("status")).to_have_text("Sei uscito dal portale.")
+    page.goto(live_server.url + "/")
+    expect(page).to_have_url(live_server.url + "/login?next=/")
+
+
+def test_wrong_password_is_refused_in_the_browser(page, live_server):
+    page.goto(live_server.url + "/login")
+    page.get_by_label("Nome utente").fill("admin")
+    page.get_by_label("Password").fill("sbagliata")
+    page.get_by_role("button", name="Accedi").click()
+    expect(page.get_by_role("alert")).to_have_text("Nome utente o password non corretti.")
+
+
+def test_change_password_swaps_the_form_in_place(browser_login, live_server):
+    page = browser_login("operatore1")
+    page.get_by_role("navigation", name="Menu principale").get_by_role("link", name="Area personale").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Cambio password")
+    page.evaluate("window.__notReloaded = true")
+    page.get_by_label("Password attuale").fill("demo")
+    page.get_by_label("Nuova password", exact=True).fill("corta")
+    page.get_by_label("Ripeti la nuova password").fill("corta")
+    page.get_by_role("button", name="Salva").click()
+    expect(page.locator("#new_password-error")).to_have_text(
+        "La password deve contenere almeno 12 caratteri.")
+    page.get_by_label("Password attuale").fill("demo")
+    page.get_by_label("Nuova password", exact=True).fill("nuova-password-sicura")
+    page.get_by_label("Ripeti la nuova password").fill("nuova-password-sicura")
+    page.get_by_role("button", name="Salva").click()
+    expect(page.get_by_role("status")).to_have_text("Password modificata.")
+    assert page.evaluate("window.__notReloaded") is True  # swapped by htmx, no page load

@@ -1,0 +1,141 @@
+"""What every blueprint shares: who may use a view, and htmx-aware responses.
+
+Access is denied by default: a view is reachable only if it is marked ``@public``
+or ``@allow(role, ...)``; ``enforce_access_policy`` runs before every request.
+"""
+
+from __future__ import annotations
+
+from flask import (
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+
+PUBLIC = "public"
+ANY_ROLE = ("admin", "operator", "client")
+
+
+def allow(*roles: str):
+    """Declare which roles may use a view (checked before the request reaches it)."""
+    unknown = set(roles) - set(ANY_ROLE)
+    if unknown or not roles:
+        raise ValueError(f"ruoli non validi: {roles}")
+
+    def mark(view):
+        view.allowed_roles = frozenset(roles)
+        return view
+
+    return mark
+
+
+def public(view):
+    """Declare a view reachable without logging in."""
+    view.allowed_roles = PUBLIC
+    return view
+
+
+def enforce_access_policy():
+    """Refuse the request unless its view declared the current user's role (deny by default)."""
+    if request.endpoint is None or request.endpoint == "static":
+        return None
+    view = current_app.view_functions[request.endpoint]
+    roles = getattr(view, "allowed_roles", None)
+    if roles == PUBLIC:
+        return None
+    if roles is None:
+        current_app.logger.error("view %s declares no access policy", request.endpoint)
+        abort(403)
+    if not current_user.is_authenticated:
+        return redirect_to_login()
+    if current_user.role not in roles:
+        abort(403)
+    return None
+
+
+def redirect_to_login():
+    """Send an anonymous user to the login page, then back here (htmx-safe)."""
+    next_url = request.full_path if request.method == "GET" else None
+    if next_url and next_url.endswith("?"):
+        next_url = next_url[:-1]
+    if is_htmx() and request.headers.get("HX-Current-URL"):
+        next_url = None  # a fragment URL is no page to come back to
+    target = url_for("auth.login", next=next_url) if next_url else url_for("auth.login")
+    return redirect_to_url(target)
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def htmx_target_id() -> str | None:
+    """Return the id of the element htmx will swap into (``HX-Target`` is ``tag#id`` in htmx 4)."""
+    target = request.headers.get("HX-Target") or ""
+    return target.partition("#")[2] or None
+
+
+def wants_fragment(target_id: str) -> bool:
+    """Tell whether this request asks only for the region ``target_id`` of the page."""
+    return (
+        is_htmx()
+        and request.headers.get("HX-Boosted") != "true"
+        and request.headers.get("HX-History-Restore-Request") != "true"
+        and htmx_target_id() == target_id
+    )
+
+
+def render_page_or_fragment(page: str, fragment: str, target_id: str, status: int = 200, **context):
+    """Render the full page, or only the fragment when htmx targets ``#target_id``.
+
+    The page template includes the fragment template, so both come from one source.
+    """
+    template = fragment if wants_fragment(target_id) else page
+    response = make_response(render_template(template, **context), status)
+    response.vary.add("HX-Request")
+    response.vary.add("HX-Target")
+    return response
+
+
+def redirect_to_url(url: str):
+    """Redirect, as ``HX-Redirect`` for htmx requests so no page lands inside a fragment."""
+    if is_htmx():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+def redirect_to(endpoint: str, **values):
+    return redirect_to_url(url_for(endpoint, **values))
+
+
+def client_ip() -> str | None:
+    """The caller's address (ProxyFix, when configured, has already applied X-Forwarded-For)."""
+    return (request.remote_addr or "")[:64] or None
+
+
+def user_agent() -> str | None:
+    return (request.headers.get("User-Agent") or "")[:300] or None
+
+
+def studio_scoped(query, model):
+    """Restrict a query on ``model`` to the current user's studio."""
+    return query.where(model.studio == current_user.studio_id)
+
+
+def get_in_studio_or_404(model, object_id):
+    """Load one row of the current user's studio by id, or 404 (never another studio's)."""
+    try:
+        object_id = int(object_id)
+    except (TypeError, ValueError):
+        abort(404)
+    row = model.get_or_none((model.id == object_id) & (model.studio == current_user.studio_id))
+    if row is None:
+        abort(404)
+    return row
+

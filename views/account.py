@@ -1,0 +1,108 @@
+"""Area personale: its side menu, "Dati generali" and "Cambio password"."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, render_template, request, url_for
+from flask_login import current_user
+
+import accounts
+from models import Studio, User
+from views import ANY_ROLE, allow, redirect_to_url, render_page_or_fragment
+
+bp = Blueprint("account", __name__, url_prefix="/area-personale")
+
+# The side menu of each role, in order. An entry is shown only once its endpoint
+# exists, so a feature appears in the menu with the blueprint that implements it.
+AREA_MENU = {
+    "admin": [
+        ("Dati generali", "account.general"),
+        ("Configurazioni Varie", "settings.options"),
+        ("Operatori di studio", "operators.index"),
+        ("Cambio password", "account.password"),
+    ],
+    "operator": [
+        ("Cambio password", "account.password"),
+    ],
+    "client": [
+        ("Cambio Password", "account.password"),
+        ("Altri Dati", "client_area.other_data"),
+    ],
+}
+
+
+def area_menu() -> list[dict]:
+    """The current user's side-menu entries that exist, with the active one marked.
+
+    A page below an entry (the consent grid below "Configurazioni Varie", say)
+    marks its entry by setting ``g.menu_endpoint``.
+    """
+    endpoints = current_app.view_functions
+    active = g.get("menu_endpoint") or request.endpoint
+    return [
+        {"label": label, "url": url_for(endpoint), "active": endpoint == active}
+        for label, endpoint in AREA_MENU[current_user.role]
+        if endpoint in endpoints
+    ]
+
+
+@bp.app_context_processor
+def menu_context():
+    if current_user and current_user.is_authenticated:
+        return {"area_menu": area_menu}
+    return {}
+
+
+@bp.get("")
+@allow(*ANY_ROLE)
+def index():
+    """Open the first entry of the user's menu."""
+    return redirect_to_url(area_menu()[0]["url"])
+
+
+@bp.get("/dati-generali")
+@allow("admin")
+def general():
+    studio = Studio.get_by_id(current_user.studio_id)
+    counts = {
+        role: User.select().where((User.studio == studio) & (User.role == role)).count()
+        for role in ("operator", "client")
+    }
+    return render_template("account/general.html", studio=studio, counts=counts)
+
+
+def _password_form(status=200, **context):
+    return render_page_or_fragment(
+        "account/password.html", "account/_password_form.html", "password-form",
+        status=status, **context,
+    )
+
+
+@bp.route("/cambio-password", methods=["GET", "POST"])
+@allow(*ANY_ROLE)
+def password():
+    if request.method == "GET":
+        return _password_form()
+    current = request.form.get("current_password", "")
+    new = request.form.get("new_password", "")
+    repeat = request.form.get("repeat_password", "")
+    errors = {}
+    if not current:
+        errors["current_password"] = "Inserisci la password attuale."
+    elif len(current) > accounts.PASSWORD_MAX_LENGTH or not accounts.check_password(
+        current_user, current
+    ):
+        errors["current_password"] = "La password attuale non è corretta."
+    problem = accounts.password_problem(new, current_user.username) if new else (
+        "Inserisci la nuova password."
+    )
+    if problem:
+        errors["new_password"] = problem
+    elif new != repeat:
+        errors["repeat_password"] = "Le due password non coincidono."
+    elif new == current:
+        errors["new_password"] = "La nuova password deve essere diversa da quella attuale."
+    if errors:
+        return _password_form(status=422, errors=errors)
+    accounts.change_password(current_user, new, keep_token=current_user.session_token)
+    return _password_form(saved=True)
+
