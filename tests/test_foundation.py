@@ -156,3 +156,12 @@ def test_second_app_on_same_database_sees_same_data(database_url, app):
     with models.db.connection_context():
         assert User.get(User.username == "admin")
     assert other is not None
+
+
+def test_statement_counter_counts_each_statement(app, db):
+    from conftest import counting_statements
+
+    with counting_statements() as counter:
+        Client.select().count()
+        list(User.select().limit(2))
+    assert counter.count == 2
