@@ -224,6 +224,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(account.bp)
+    from views import smart
+
+    app.register_blueprint(smart.bp)
 
 
 def _register_cli(app: Flask) -> None:

@@ -1,0 +1,74 @@
+"""Paging and searching of lists driven by the query string, forgiving of bad input.
+
+Unknown or malformed values fall back to sane defaults (first page, default size),
+a page past the end shows the last page, search text is trimmed and capped: a
+hand-edited URL is answered, never crashed on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PAGE_SIZES = (10, 25, 50, 100)
+DEFAULT_PAGE_SIZE = 25
+SEARCH_MAX_LENGTH = 100
+
+
+def page_size(raw, default: int = DEFAULT_PAGE_SIZE) -> int:
+    """The page size asked for, if it is one of PAGE_SIZES; else ``default``."""
+    try:
+        size = int(raw)
+    except (TypeError, ValueError):
+        return default
+    return size if size in PAGE_SIZES else default
+
+
+def page_number(raw) -> int:
+    """The page number asked for (1-based), or 1 when missing or malformed."""
+    try:
+        number = int(raw)
+    except (TypeError, ValueError):
+        return 1
+    return number if 1 <= number <= 10_000_000 else 1
+
+
+def search_text(raw) -> str:
+    """The search text, trimmed and capped."""
+    return (raw or "").strip()[:SEARCH_MAX_LENGTH]
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int
+    size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def first_index(self) -> int:
+        return 0 if self.total == 0 else (self.number - 1) * self.size + 1
+
+    @property
+    def last_index(self) -> int:
+        return min(self.total, self.number * self.size)
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+
+def make_page(total: int, requested: int, size: int) -> Page:
+    """The page to show: ``requested`` clamped to the pages that exist."""
+    last = max(1, -(-total // size))
+    return Page(number=min(max(1, requested), last), size=size, total=total)

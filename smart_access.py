@@ -1,0 +1,271 @@
+"""The SMART access rule (SPEC 3.7): who may open which client's SMART services.
+
+A user U may open service S of client C only if all of these hold, read from the
+database at the moment of asking:
+
+1. C belongs to U's studio;
+2. U is an active user;
+3. the studio's option 7 ("Desidero accedere ai Servizi SMART dei clienti...") is on;
+4. U is the admin, or an operator whose switch "Accesso ai Servizi SMART" is on;
+5. U is the admin, or manages C;
+6. C's consent is granted now;
+7. S is active for C (without a service: C has at least one active service).
+
+Each condition is one SQL expression over ``Client`` and the acting ``User`` row
+(``CONDITIONS``). The one check (``check``) selects them as columns to say which
+failed; the set of reachable clients (``reachable_clients``) is the rows where
+all of them hold. Both are built from the same expressions, so the tile's count,
+the list and the hand-off cannot disagree. Nothing else decides SMART access.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from dataclasses import dataclass
+
+from peewee import JOIN, Value, fn
+
+from models import (
+    CONSENT_GRANTED,
+    ROLE_ADMIN,
+    ROLE_OPERATOR,
+    AccessEvent,
+    Client,
+    ClientService,
+    OperatorClient,
+    SmartService,
+    StudioSettings,
+    User,
+)
+
+# The reasons a request is refused, as the user reads them.
+REASONS = {
+    "cliente_non_trovato": "Il cliente richiesto non esiste.",
+    "utente_disattivato": "Il tuo utente è disattivato.",
+    "opzione_studio_disattivata": (
+        "L'accesso ai Servizi SMART dei clienti non è attivo per lo studio "
+        "(Configurazioni varie, opzione 7)."
+    ),
+    "accesso_non_abilitato": (
+        "Il tuo utente non è abilitato all'accesso ai Servizi SMART: "
+        "può abilitarlo l'amministratore dello studio."
+    ),
+    "cliente_non_gestito": "Non gestisci questo cliente.",
+    "consenso_assente": "Il cliente non ha dato il consenso all'accesso ai suoi Servizi SMART.",
+    "servizio_non_attivo": "Il servizio non è attivo per questo cliente.",
+}
+
+
+def _user_is_active():
+    return User.active == True  # noqa: E712 (a SQL expression, not a Python comparison)
+
+
+def _studio_option_on():
+    return fn.EXISTS(
+        StudioSettings.select(Value(1)).where(
+            (StudioSettings.studio == User.studio) & (StudioSettings.smart_access == True)  # noqa: E712
+        )
+    )
+
+
+def _role_has_smart_access():
+    return (User.role == ROLE_ADMIN) | (
+        (User.role == ROLE_OPERATOR) & (User.smart_access == True)  # noqa: E712
+    )
+
+
+# Conditions on the user alone: whether he has SMART access at all (the tile).
+USER_CONDITIONS = (
+    ("utente_disattivato", _user_is_active),
+    ("opzione_studio_disattivata", _studio_option_on),
+    ("accesso_non_abilitato", _role_has_smart_access),
+)
+
+
+def _same_studio():
+    return Client.studio == User.studio
+
+
+def _manages_client():
+    return (User.role == ROLE_ADMIN) | fn.EXISTS(
+        OperatorClient.select(Value(1)).where(
+            (OperatorClient.operator == User.id) & (OperatorClient.client == Client.id)
+        )
+    )
+
+
+def _consent_granted():
+    return Client.consent_answer == CONSENT_GRANTED
+
+
+def _service_active(service_id: int | None):
+    condition = ClientService.client == Client.id
+    if service_id is not None:
+        condition &= ClientService.service == service_id
+    return fn.EXISTS(ClientService.select(Value(1)).where(condition))
+
+
+def conditions(service_id: int | None = None) -> list[tuple[str, object]]:
+    """The rule's conditions, in the order their refusal is reported: (reason, SQL expression)."""
+    return [
+        ("cliente_non_trovato", _same_studio()),
+        *[(reason, build()) for reason, build in USER_CONDITIONS],
+        ("cliente_non_gestito", _manages_client()),
+        ("consenso_assente", _consent_granted()),
+        ("servizio_non_attivo", _service_active(service_id)),
+    ]
+
+
+def _all(expressions):
+    return functools.reduce(operator.and_, expressions)
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str | None = None  # key of REASONS when refused
+
+    @property
+    def message(self) -> str | None:
+        return REASONS.get(self.reason) if self.reason else None
+
+
+def _as_id(value) -> int | None:
+    """An id from a model, an int or a string of digits; None if it is none of these."""
+    if hasattr(value, "id"):
+        value = value.id
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**63 else None
+
+
+def check(user, client, service=None) -> Decision:
+    """Decide whether ``user`` may open ``service`` of ``client`` now (one statement).
+
+    ``client`` and ``service`` may be rows or ids (forged ones included); without a
+    service the question is whether any active service of the client may be opened.
+    """
+    user_id, client_id = _as_id(user), _as_id(client)
+    service_id = None
+    if service is not None:
+        service_id = _as_id(service)
+        if service_id is None:
+            return Decision(False, "servizio_non_attivo")
+    if user_id is None or client_id is None:
+        return Decision(False, "cliente_non_trovato")
+    rule = conditions(service_id)
+    row = (
+        Client.select(*[expression.alias(f"c{i}") for i, (_, expression) in enumerate(rule)])
+        .join(User, JOIN.INNER, on=(User.id == user_id))
+        .where(Client.id == client_id)
+        .tuples()
+        .first()
+    )
+    if row is None:
+        return Decision(False, "cliente_non_trovato")
+    for (reason, _), holds in zip(rule, row, strict=True):
+        if not holds:
+            return Decision(False, reason)
+    return Decision(True)
+
+
+def has_smart_access(user) -> bool:
+    """Tell whether ``user`` may reach SMART services at all (option 7, role, switch, active)."""
+    user_id = _as_id(user)
+    if user_id is None:
+        return False
+    return (
+        User.select(Value(1))
+        .where((User.id == user_id) & _all(build() for _, build in USER_CONDITIONS))
+        .exists()
+    )
+
+
+def user_refusal(user) -> Decision:
+    """Say which user-level condition keeps ``user`` from SMART services, if any."""
+    user_id = _as_id(user)
+    row = (
+        User.select(*[build().alias(f"c{i}") for i, (_, build) in enumerate(USER_CONDITIONS)])
+        .where(User.id == user_id)
+        .tuples()
+        .first()
+    ) if user_id else None
+    if row is None:
+        return Decision(False, "utente_disattivato")
+    for (reason, _), holds in zip(USER_CONDITIONS, row, strict=True):
+        if not holds:
+            return Decision(False, reason)
+    return Decision(True)
+
+
+def reachable_clients(user, search: str = ""):
+    """The clients whose SMART services ``user`` may open now, as one query (ordered by code).
+
+    ``search`` narrows them to those whose code or name contains it (wildcards are literal).
+    """
+    user_id = _as_id(user) or 0
+    query = (
+        Client.select(Client)
+        .join(User, JOIN.INNER, on=(User.id == user_id))
+        .where(_all(expression for _, expression in conditions()))
+    )
+    search = (search or "").strip()
+    if search:
+        query = query.where(Client.code.contains(search) | Client.name.contains(search))
+    return query.order_by(Client.code, Client.id)
+
+
+def count_reachable(user) -> int:
+    """The number of clients whose SMART services ``user`` may open now (the tile's figure)."""
+    return reachable_clients(user).order_by().count()
+
+
+def services_of(client_ids) -> dict[int, list[SmartService]]:
+    """The active services of these clients, by client id, in catalogue order (one query).
+
+    Only for clients that passed the rule: every active service of a reachable
+    client is reachable (the service condition is the only per-service one).
+    """
+    ids = [client_id for client_id in client_ids]
+    by_client: dict[int, list[SmartService]] = {client_id: [] for client_id in ids}
+    if not ids:
+        return by_client
+    rows = (
+        ClientService.select(ClientService.client, SmartService)
+        .join(SmartService)
+        .where(ClientService.client.in_(ids))
+        .order_by(SmartService.position, SmartService.id)
+    )
+    for row in rows:
+        by_client[row.client_id].append(row.service)
+    return by_client
+
+
+def record_access(user, client_id, service_id, decision: Decision, ip: str | None = None):
+    """Append the access event of a hand-off: granted or refused, who, which client and service.
+
+    A client or service id that does not belong to the user's studio or catalogue
+    is recorded as missing, so a forged id never links another studio's rows.
+    """
+    client_id = _as_id(client_id)
+    if client_id is not None and not Client.select(Value(1)).where(
+        (Client.id == client_id) & (Client.studio == user.studio_id)
+    ).exists():
+        client_id = None
+    service_id = _as_id(service_id)
+    if service_id is not None and not SmartService.select(Value(1)).where(
+        SmartService.id == service_id
+    ).exists():
+        service_id = None
+    return AccessEvent.create(
+        studio=user.studio_id,
+        user=user.id,
+        client=client_id,
+        service=service_id,
+        granted=decision.allowed,
+        reason=decision.reason,
+        ip=ip,
+    )
