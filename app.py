@@ -14,6 +14,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader
 from peewee import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import accounts
 import italian
@@ -55,9 +56,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the login session
         MAX_CONTENT_LENGTH=1024 * 1024,
         JSON_AS_ASCII=False,
+        # Served over HTTPS: Secure + __Host- session cookie, HSTS on every response.
+        HTTPS_ONLY=_env_flag("HTTPS_ONLY"),
+        # Number of reverse proxies in front of the app whose X-Forwarded-* we trust.
+        TRUST_PROXY=int(os.environ.get("TRUST_PROXY", 0)),
     )
     if test_config:
         app.config.update(test_config)
+    _init_transport_security(app)
 
     app.jinja_loader = ChoiceLoader(
         [
@@ -78,6 +84,25 @@ def create_app(test_config: dict | None = None) -> Flask:
     _register_blueprints(app)
     _register_cli(app)
     return app
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _init_transport_security(app: Flask) -> None:
+    """Trust the configured proxies, and harden the session cookie when served over HTTPS."""
+    hops = app.config["TRUST_PROXY"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    if app.config["HTTPS_ONLY"]:
+        # __Host-: sent back only over HTTPS, to this exact host, for the whole site.
+        app.config.update(
+            SESSION_COOKIE_SECURE=True,
+            SESSION_COOKIE_NAME="__Host-session",
+            SESSION_COOKIE_PATH="/",
+            SESSION_COOKIE_DOMAIN=None,
+        )
 
 
 def _instance_secret(instance_path: str) -> str:
@@ -144,6 +169,9 @@ def _init_request_hooks(app: Flask) -> None:
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if app.config["HTTPS_ONLY"] or request.is_secure:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         headers.setdefault(
             "Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"
         )

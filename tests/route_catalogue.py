@@ -1,0 +1,163 @@
+"""Every route of the portal, enumerated from the URL map, and what the security tests
+need to call it: who may, which object each path argument names, a fingerprint of
+the database to prove a request changed nothing.
+
+A route that lands on main is picked up here without anyone remembering; a route
+whose path takes an argument must be described in ``PATH_ARGUMENTS`` (the tests
+fail loudly until it is), so its isolation is proven too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from conftest import DEMO_PASSWORD, parse
+
+import models
+
+STATE_CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+# Accounts of the demo data, one per kind of user the tests act as.
+ROLE_USERS = {"admin": "admin", "operator": "operatore1", "client": "pink"}
+
+# The object every isolation test attacks: it belongs to studio BPF103, its client is
+# PINK (managed by operatore1, consenting, with Fattura SMART and SMART Hub).
+VICTIM_CLIENT_CODE = "PINK"
+VICTIM_STUDIO_CODE = "BPF103"
+
+# Path argument -> the kind of object it names. Every argument of every rule must be
+# listed here (test_every_path_argument_is_catalogued), so that a new route taking an
+# id cannot escape the isolation tests.
+PATH_ARGUMENTS = {
+    "client_id": "client",
+    "operator_id": "operator",
+    "user_id": "operator",
+    "service_id": "service",
+    "service": "service_code",
+    "service_code": "service_code",
+    "event_id": "event",
+    "request_id": "event",
+}
+
+# Tables a request may append to without "changing state": logs of who did what.
+LOG_TABLES = frozenset({"audit_event", "access_event", "migration_history"})
+# Columns that are bookkeeping of reads (a session's last use).
+TOUCH_COLUMNS = {"user_session": {"last_seen_at"}}
+
+
+@dataclass(frozen=True)
+class Route:
+    rule: str
+    endpoint: str
+    methods: frozenset
+    roles: object  # "public" or a frozenset of roles
+    arguments: tuple
+
+    @property
+    def is_public(self) -> bool:
+        return self.roles == "public"
+
+    def allows(self, role: str) -> bool:
+        return self.is_public or role in self.roles
+
+    @property
+    def changes_state(self) -> bool:
+        return bool(self.methods & STATE_CHANGING_METHODS)
+
+
+def all_routes(app) -> list[Route]:
+    """Every rule of the app except static files, sorted by URL."""
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        view = app.view_functions[rule.endpoint]
+        routes.append(
+            Route(
+                rule=rule.rule,
+                endpoint=rule.endpoint,
+                methods=frozenset(rule.methods - {"HEAD", "OPTIONS"}),
+                roles=getattr(view, "allowed_roles", None),
+                arguments=tuple(sorted(rule.arguments)),
+            )
+        )
+    return sorted(routes, key=lambda r: (r.rule, r.endpoint))
+
+
+def victim_objects() -> dict[str, object]:
+    """Values of each kind of object, all belonging to the victim client PINK of BPF103."""
+    client = models.Client.get(
+        (models.Client.code == VICTIM_CLIENT_CODE)
+        & (models.Client.studio == models.Studio.get(models.Studio.code == VICTIM_STUDIO_CODE))
+    )
+    operator = (
+        models.User.select()
+        .join(models.OperatorClient, on=models.OperatorClient.operator == models.User.id)
+        .where(models.OperatorClient.client == client.id)
+        .first()
+    )
+    service = (
+        models.SmartService.select()
+        .join(models.ClientService)
+        .where(models.ClientService.client == client.id)
+        .order_by(models.SmartService.position)
+        .first()
+    )
+    event = (
+        models.ConsentEvent.select()
+        .where(models.ConsentEvent.client == client.id)
+        .order_by(models.ConsentEvent.id.desc())
+        .first()
+    )
+    return {
+        "client": client.id,
+        "operator": operator.id,
+        "service": service.id,
+        "service_code": service.code,
+        "event": event.id,
+    }
+
+
+def url_for_route(app, route: Route, objects: dict) -> str:
+    """Build the route's URL with the given objects in its path arguments."""
+    values = {name: objects[PATH_ARGUMENTS[name]] for name in route.arguments}
+    with app.test_request_context():
+        from flask import url_for
+
+        return url_for(route.endpoint, **values)
+
+
+def fingerprint() -> dict[str, str]:
+    """A digest of every table's content (logs and read bookkeeping left out)."""
+    digests = {}
+    for model in models.ALL_MODELS:
+        table = model._meta.table_name
+        if table in LOG_TABLES:
+            continue
+        skip = TOUCH_COLUMNS.get(table, set())
+        columns = [f for f in model._meta.sorted_fields if f.column_name not in skip]
+        rows = sorted(repr(row) for row in model.select(*columns).tuples())
+        digests[table] = hashlib.sha256("\n".join(rows).encode()).hexdigest()
+    return digests
+
+
+def changed_tables(before: dict, after: dict) -> list[str]:
+    return sorted(table for table in before.keys() | after.keys() if before.get(table) != after.get(table))
+
+
+def csrf_token_of(response) -> str:
+    field = parse(response).find("input", {"name": "csrf_token"})
+    assert field is not None, "no CSRF token on the page"
+    return field["value"]
+
+
+def login_with_csrf(app, username, password=DEMO_PASSWORD):
+    """A test client logged in through the real form, CSRF token included."""
+    test_client = app.test_client()
+    token = csrf_token_of(test_client.get("/login"))
+    response = test_client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token}
+    )
+    assert response.status_code == 302, f"login of {username} failed: {response.status_code}"
+    return test_client

@@ -1,0 +1,112 @@
+"""CSRF on every state-changing route, htmx requests included; no GET changes state.
+
+Both tests enumerate the URL map, so a route added later is covered as it lands.
+"""
+
+import pytest
+from conftest import htmx_headers, login_as, make_test_app, parse, visible_text
+from route_catalogue import (
+    ROLE_USERS,
+    all_routes,
+    changed_tables,
+    csrf_token_of,
+    fingerprint,
+    login_with_csrf,
+    url_for_route,
+    victim_objects,
+)
+
+import demo
+import models
+
+CSRF_MESSAGE = "La sessione è scaduta o la pagina non è più valida"
+
+
+@pytest.fixture
+def csrf_app(database_url):
+    """The portal as served: CSRF protection on, demo data."""
+    app = make_test_app(database_url, WTF_CSRF_ENABLED=True)
+    with models.db.connection_context():
+        demo.seed(password="demo")
+    yield app
+    models.db.close_all()
+
+
+def state_changing_requests(app):
+    """(role, method, url) for every state-changing route, as each role allowed to use it."""
+    with app.app_context(), models.db.connection_context():
+        objects = victim_objects()
+    for route in all_routes(app):
+        if not route.changes_state:
+            continue
+        url = url_for_route(app, route, objects)
+        roles = sorted(ROLE_USERS) + ["anonymous"] if route.is_public else sorted(route.roles)
+        for role in roles:
+            for method in sorted(route.methods & {"POST", "PUT", "PATCH", "DELETE"}):
+                yield role, method, url
+
+
+def test_every_state_changing_route_refuses_a_request_without_a_valid_token(csrf_app):
+    clients = {role: login_with_csrf(csrf_app, user) for role, user in ROLE_USERS.items()}
+    clients["anonymous"] = csrf_app.test_client()
+    clients["anonymous"].get("/login")  # a session exists, so a token could have been had
+    other_token = csrf_token_of(login_with_csrf(csrf_app, "operatore2").get("/"))
+    checked = []
+    for role, method, url in state_changing_requests(csrf_app):
+        client = clients[role]
+        attempts = {
+            "no token": ({}, {}),
+            "bogus token": ({"csrf_token": "bogus"}, {}),
+            "another session's token": ({"csrf_token": other_token}, {}),
+            "htmx, no token": ({}, htmx_headers("main")),
+            "htmx, bogus header": ({}, {**htmx_headers("main"), "X-CSRFToken": "x" * 90}),
+        }
+        for attempt, (data, headers) in attempts.items():
+            where = f"{role} {method} {url} ({attempt})"
+            with models.db.connection_context():
+                before = fingerprint()
+            response = client.open(url, method=method, data=data, headers=headers)
+            with models.db.connection_context():
+                assert changed_tables(before, fingerprint()) == [], where
+            assert response.status_code == 400, f"{where}: {response.status_code}"
+            if "HX-Request" in headers:
+                assert response.headers["HX-Retarget"] == "#messages", where
+            assert CSRF_MESSAGE in visible_text(parse(response)), where
+        checked.append(url)
+    assert "/logout" in checked and "/login" in checked
+
+
+def test_the_same_request_with_its_token_is_accepted(csrf_app):
+    """The control: the refusal above comes from the missing token, nothing else."""
+    client = login_with_csrf(csrf_app, "admin")
+    token = csrf_token_of(client.get("/"))
+    response = client.post("/logout", headers={**htmx_headers(), "X-CSRFToken": token})
+    assert response.status_code == 204 and response.headers["HX-Redirect"] == "/login"
+
+
+def test_the_login_form_needs_its_token_too(csrf_app):
+    client = csrf_app.test_client()
+    response = client.post("/login", data={"username": "admin", "password": "demo"})
+    assert response.status_code == 400
+    assert client.get("/").status_code == 302
+
+
+@pytest.mark.parametrize("role", sorted(ROLE_USERS) + ["anonymous"])
+def test_no_get_changes_the_database(app, role):
+    client = app.test_client() if role == "anonymous" else login_as(app, ROLE_USERS[role])
+    with app.app_context(), models.db.connection_context():
+        objects = victim_objects()
+    visited = 0
+    for route in all_routes(app):
+        if "GET" not in route.methods:
+            continue
+        url = url_for_route(app, route, objects)
+        for headers in ({}, htmx_headers("main")):
+            with models.db.connection_context():
+                before = fingerprint()
+            response = client.get(url, headers=headers)
+            assert response.status_code < 500, f"GET {url}: {response.status_code}"
+            with models.db.connection_context():
+                assert changed_tables(before, fingerprint()) == [], f"{role} GET {url}"
+            visited += 1
+    assert visited >= 6
