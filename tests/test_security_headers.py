@@ -49,7 +49,7 @@ def get_routes_for(app, role):
 def test_every_page_of_every_role_carries_the_security_headers(app, role):
     client = login_as(app, ROLE_USERS[role])
     seen = 0
-    for route, url in get_routes_for(app, role):
+    for _route, url in get_routes_for(app, role):
         for headers in ({}, htmx_headers("main")):
             response = client.get(url, headers=headers)
             assert response.status_code < 500, f"{url} answered {response.status_code}"
