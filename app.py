@@ -255,6 +255,9 @@ def _register_blueprints(app: Flask) -> None:
     from views import smart
 
     app.register_blueprint(smart.bp)
+    from views import operators
+
+    app.register_blueprint(operators.bp)
 
 
 def _register_cli(app: Flask) -> None:

@@ -28,11 +28,18 @@ ROLES = {
 }
 
 
-def starting_urls(app, role):
+# Users of another studio than the victim objects': for them, a URL naming one of
+# those objects is rightly a 404 (proven by the isolation tests), not a page to crawl.
+OTHER_STUDIO_USERS = {"admin.alt"}
+
+
+def starting_urls(app, role, username=None):
     with app.app_context(), models.db.connection_context():
         objects = victim_objects()
     urls = ["/"]
     for route in all_routes(app):
+        if route.arguments and username in OTHER_STUDIO_USERS:
+            continue
         if "GET" in route.methods and not route.is_public and route.allows(role):
             urls.append(url_for_route(app, route, objects))
     return urls
@@ -48,7 +55,7 @@ def test_every_page_runs_under_the_csp_without_errors(page, live_server, browser
     browser_login(username)
 
     origin = live_server.url
-    queue = [origin + url for url in starting_urls(live_server.app, ROLES[username])]
+    queue = [origin + url for url in starting_urls(live_server.app, ROLES[username], username)]
     seen, variants = set(), {}
     while queue and len(seen) < MAX_PAGES:
         url = urldefrag(queue.pop(0))[0]

@@ -1,0 +1,56 @@
+"""Operatori di studio in a real browser: every change is saved in place, without reloads."""
+
+import os
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+SHOTS = os.environ.get("SMART_SCREENSHOTS")
+
+
+def shot(page, name):
+    if SHOTS:
+        page.screenshot(path=os.path.join(SHOTS, name), full_page=True)
+
+
+def test_admin_manages_operators_in_place(browser_login, live_server):
+    page = browser_login("admin")
+    page.goto(live_server.url + "/area-personale/operatori")
+    page.evaluate("window.__notReloaded = true")
+    switch = page.get_by_role("switch", name="Accesso ai Servizi SMART di operatore1")
+    expect(switch).to_have_attribute("aria-checked", "false")
+    switch.click()
+    expect(page.get_by_role("status")).to_have_text("Accesso ai Servizi SMART attivato per operatore1.")
+    expect(page.get_by_role("switch", name="Accesso ai Servizi SMART di operatore1")).to_have_attribute(
+        "aria-checked", "true")
+    page.get_by_role("button", name="Disabilita operatore2").click()
+    expect(page.get_by_role("status")).to_contain_text("Operatore operatore2 disabilitato")
+    page.get_by_label("Nome utente").fill("x")
+    page.get_by_label("Nome e cognome").fill("Luca Nuovo")
+    page.get_by_label("Password iniziale").fill("password-lunga-1")
+    page.get_by_label("Ripeti la password").fill("password-lunga-1")
+    page.get_by_role("button", name="Crea operatore").click()
+    expect(page.locator("#op-username-error")).to_contain_text("Il nome utente deve avere da 3 a 80")
+    page.get_by_label("Nome utente").fill("luca.nuovo")
+    page.get_by_label("Password iniziale").fill("password-lunga-1")
+    page.get_by_label("Ripeti la password").fill("password-lunga-1")
+    page.get_by_role("button", name="Crea operatore").click()
+    expect(page.get_by_role("status")).to_contain_text("Operatore luca.nuovo creato.")
+    expect(page.get_by_role("row", name="Luca Nuovo (luca.nuovo)")).to_be_visible()
+    shot(page, "operators.png")
+    assert page.evaluate("window.__notReloaded") is True
+
+    page.get_by_role("link", name="Clienti gestiti da operatore1: 6").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Clienti gestiti da Marco Operatore")
+    page.evaluate("window.__notReloaded = true")
+    page.get_by_label("Cerca cliente").fill("edil")
+    expect(page.locator("#managed-clients tbody tr")).to_have_count(1)
+    assert "q=edil" in page.url
+    page.get_by_role("checkbox", name="Gestisce 000088").check()
+    expect(page.get_by_role("status")).to_have_text("Clienti gestiti salvati.")
+    expect(page.get_by_role("checkbox", name="Gestisce 000088")).to_be_checked()
+    shot(page, "managed-clients.png")
+    assert page.evaluate("window.__notReloaded") is True
+    page.reload()
+    expect(page.get_by_role("checkbox", name="Gestisce 000088")).to_be_checked()

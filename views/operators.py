@@ -1,0 +1,176 @@
+"""Area personale → Operatori di studio (admin): operators, their state, SMART switch and clients.
+
+Every action answers in place for htmx (the region it changed, with a message)
+and with a redirect back to the page otherwise, so each page also works without JS.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, request, url_for
+from flask_login import current_user
+
+import listing
+import operator_clients
+from views import allow, is_htmx, redirect_to_url, render_page_or_fragment
+
+bp = Blueprint("operators", __name__, url_prefix="/area-personale/operatori")
+
+
+def _operator_or_404(operator_id):
+    operator = operator_clients.get_operator(current_user.studio_id, operator_id)
+    if operator is None:
+        abort(404)
+    return operator
+
+
+def _operators_region(status=200, message=None, level="success", errors=None, form=None):
+    return render_page_or_fragment(
+        "operators/index.html", "operators/_operators.html", "operators", status=status,
+        operators=list(operator_clients.operators_of(current_user.studio_id)),
+        message=message, level=level, errors=errors or {},
+        form=form or operator_clients.NewOperator(),
+    )
+
+
+def _done(message: str, region, endpoint: str, **values):
+    """Answer a successful change: the region in place for htmx, else back to the page."""
+    if is_htmx():
+        return region(message=message)
+    flash(message, "success")
+    return redirect_to_url(url_for(endpoint, **values))
+
+
+@bp.get("")
+@allow("admin")
+def index():
+    return _operators_region()
+
+
+@bp.post("")
+@allow("admin")
+def create():
+    form = operator_clients.NewOperator(
+        username=request.form.get("username", "")[:200],
+        display_name=request.form.get("display_name", "")[:400],
+    )
+    password = request.form.get("password", "")
+    errors = operator_clients.operator_problems(
+        form.username, form.display_name, password, request.form.get("repeat_password", "")
+    )
+    operator = None
+    if not errors:
+        operator = operator_clients.create_operator(
+            current_user.studio_id, form.username, form.display_name, password
+        )
+        if operator is None:
+            errors["username"] = "Questo nome utente è già in uso: scegline un altro."
+    if errors:
+        return _operators_region(
+            status=422, errors=errors, form=form, level="error",
+            message="L'operatore non è stato creato: correggi i campi indicati.",
+        )
+    return _done(
+        f"Operatore {operator.username} creato. Scegli ora i clienti che gestisce.",
+        _operators_region, "operators.index",
+    )
+
+
+def _flag(name: str) -> bool:
+    value = request.form.get(name)
+    if value not in ("0", "1"):
+        abort(400)
+    return value == "1"
+
+
+@bp.post("/<int:operator_id>/stato")
+@allow("admin")
+def set_state(operator_id):
+    operator = _operator_or_404(operator_id)
+    active = _flag("attivo")
+    operator_clients.set_active(operator, active)
+    message = (f"Operatore {operator.username} riabilitato." if active else
+               f"Operatore {operator.username} disabilitato: la sua sessione è stata chiusa.")
+    return _done(message, _operators_region, "operators.index")
+
+
+@bp.post("/<int:operator_id>/servizi-smart")
+@allow("admin")
+def set_smart(operator_id):
+    operator = _operator_or_404(operator_id)
+    on = _flag("attivo")
+    operator_clients.set_smart_switch(operator, on)
+    message = (f"Accesso ai Servizi SMART attivato per {operator.username}." if on else
+               f"Accesso ai Servizi SMART disattivato per {operator.username}.")
+    return _done(message, _operators_region, "operators.index")
+
+
+# --- the clients an operator manages ------------------------------------------------
+
+
+def _list_args():
+    shown = request.values.get("mostra", "tutti")
+    return {
+        "q": listing.search_text(request.values.get("q")),
+        "mostra": shown if shown in operator_clients.MANAGED_FILTERS else "tutti",
+        "per_pagina": listing.page_size(request.values.get("per_pagina")),
+        "pagina": listing.page_number(request.values.get("pagina")),
+    }
+
+
+def _clients_region(operator, status=200, message=None, level="success"):
+    g.menu_endpoint = "operators.index"
+    args = _list_args()
+    matching = operator_clients.clients_for(operator, args["q"], args["mostra"])
+    paging = listing.make_page(matching.order_by().count(), args["pagina"], args["per_pagina"])
+    rows = list(matching.limit(paging.size).offset(paging.offset))
+
+    def page_url(number):
+        values = {**args, "pagina": number}
+        return url_for("operators.clients", operator_id=operator.id,
+                       **{k: v for k, v in values.items() if v not in ("", None)})
+
+    return render_page_or_fragment(
+        "operators/clients.html", "operators/_clients.html", "managed-clients", status=status,
+        operator=operator, rows=rows, paging=paging, args=args, page_url=page_url,
+        page_sizes=listing.PAGE_SIZES, message=message, level=level,
+        filters=[("tutti", "Tutti"), ("gestiti", "Gestiti"), ("non_gestiti", "Non gestiti")],
+    )
+
+
+@bp.get("/<int:operator_id>/clienti")
+@allow("admin")
+def clients(operator_id):
+    return _clients_region(_operator_or_404(operator_id))
+
+
+def _back_to_clients(operator, message):
+    if is_htmx():
+        return _clients_region(operator, message=message)
+    flash(message, "success")
+    args = {k: v for k, v in _list_args().items() if v not in ("", None)}
+    return redirect_to_url(url_for("operators.clients", operator_id=operator.id, **args))
+
+
+@bp.post("/<int:operator_id>/clienti")
+@allow("admin")
+def save_clients(operator_id):
+    operator = _operator_or_404(operator_id)
+    operator_clients.save_page(
+        operator, request.form.getlist("visibili"), request.form.getlist("gestiti")
+    )
+    return _back_to_clients(operator, "Clienti gestiti salvati.")
+
+
+@bp.post("/<int:operator_id>/clienti/tutti")
+@allow("admin")
+def manage_all(operator_id):
+    operator = _operator_or_404(operator_id)
+    action = request.form.get("azione")
+    if action not in ("aggiungi", "rimuovi"):
+        abort(400)
+    args = _list_args()
+    changed = operator_clients.manage_all(operator, args["q"], args["mostra"], action == "aggiungi")
+    message = (f"{changed} clienti aggiunti a quelli gestiti da {operator.username}."
+               if action == "aggiungi" else
+               f"{changed} clienti tolti da quelli gestiti da {operator.username}.")
+    return _back_to_clients(operator, message)
