@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import accounts
+import compression
 import italian
 import models
 from migrations import run_migrations
@@ -76,6 +77,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.lstrip_blocks = True
 
     models.db.initialize(models.make_database(app.config["DATABASE_URL"]))
+    compression.init_app(app)  # first registered, so it runs after every other after_request
     csrf.init_app(app)
     htmx.init_app(app)
     _init_login(app)
