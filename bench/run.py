@@ -578,9 +578,10 @@ def measure_http(studio: dict, seconds: int, connections: int = 8) -> dict:
         else:
             raise RuntimeError("gunicorn did not start")
         admin = login(app, "admin")
-        cookie = admin.get_cookie("session")
+        cookie_name = app.config["SESSION_COOKIE_NAME"]
+        cookie = admin.get_cookie(cookie_name)
         # A browser's headers: the session cookie, and gzip accepted.
-        cookies = {"Cookie": f"session={cookie.value}", "Accept-Encoding": "gzip"}
+        cookies = {"Cookie": f"{cookie_name}={cookie.value}", "Accept-Encoding": "gzip"}
         load = run_wrk if shutil.which("wrk") else run_python_load
         targets = [("healthz", "/healthz", {"Accept-Encoding": "gzip"})]
         if has_endpoint(app, "consents.index"):
