@@ -9,7 +9,7 @@ import secrets
 import click
 from flask import Flask, abort, g, make_response, render_template, request
 from flask_htmx import HTMX
-from flask_login import LoginManager
+from flask_login import LoginManager, user_logged_in
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader
 from peewee import InterfaceError, OperationalError
@@ -136,6 +136,14 @@ def _init_login(app: Flask) -> None:
             user.session_token = token
         return user
 
+    def on_login(_sender, user, **_extra):
+        from views.settings import offer_smart_banner
+
+        offer_smart_banner(user)
+
+    # weak=False: the receiver is a local function, which would otherwise be collected.
+    user_logged_in.connect(on_login, app, weak=False)
+
 
 def _init_request_hooks(app: Flask) -> None:
     @app.before_request
@@ -260,6 +268,9 @@ def _register_blueprints(app: Flask) -> None:
     from views import operators
 
     app.register_blueprint(operators.bp)
+    from views import settings
+
+    app.register_blueprint(settings.bp)
 
 
 def _register_cli(app: Flask) -> None:
