@@ -38,6 +38,7 @@ PATH_ARGUMENTS = {
     "service_code": "service_code",
     "event_id": "event",
     "request_id": "event",
+    "field": "setting_field",  # an option of Configurazioni varie (studio-wide, no id)
 }
 
 # Tables a request may append to without "changing state": logs of who did what.
@@ -116,6 +117,7 @@ def victim_objects() -> dict[str, object]:
         "service": service.id,
         "service_code": service.code,
         "event": event.id,
+        "setting_field": "smart_access",
     }
 
 
