@@ -265,6 +265,7 @@ def _register_blueprints(app: Flask) -> None:
     from views import smart
 
     app.register_blueprint(smart.bp)
+    csrf.exempt(smart.introspect)  # called by the SMART services, authenticated by their secret
     from views import operators
 
     app.register_blueprint(operators.bp)

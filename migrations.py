@@ -64,8 +64,15 @@ def m0001_initial() -> None:
         forbid_update_and_delete(table)
 
 
+def m0002_smart_tokens() -> None:
+    """Hand-off tokens of the SMART services; access events become append-only."""
+    db.create_tables([models.SmartToken], safe=True)
+    forbid_update_and_delete("access_event")
+
+
 MIGRATIONS = [
     ("0001_initial", m0001_initial),
+    ("0002_smart_tokens", m0002_smart_tokens),
 ]
 
 

@@ -306,6 +306,23 @@ class AccessEvent(BaseModel):
         )
 
 
+class SmartToken(BaseModel):
+    """A hand-off token to a SMART service: stored only as its SHA-256, short-lived, single use.
+
+    It names who acts (``user``) on behalf of which client of which studio, for
+    which service; the service learns this by introspection (smart_handoff.py).
+    """
+
+    token_hash = CharField(max_length=64, primary_key=True)
+    studio = ForeignKeyField(Studio, on_delete="CASCADE")
+    client = ForeignKeyField(Client, on_delete="CASCADE")
+    service = ForeignKeyField(SmartService, on_delete="CASCADE")
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    issued_at = DateTimeField()
+    expires_at = DateTimeField(index=True)
+    used_at = DateTimeField(null=True)
+
+
 class MigrationHistory(BaseModel):
     """Names of the schema migrations already applied to this database."""
 
@@ -325,4 +342,5 @@ ALL_MODELS = [
     ConsentText,
     ConsentEvent,
     AccessEvent,
+    SmartToken,
 ]

@@ -41,6 +41,12 @@ PATH_ARGUMENTS = {
     "field": "setting_field",  # an option of Configurazioni varie (studio-wide, no id)
 }
 
+# State-changing routes called by other servers, not browsers: no session cookie rides
+# on them, so there is nothing to forge; each authenticates its caller instead.
+CSRF_EXEMPT_ENDPOINTS = {
+    "smart.introspect": "SMART services, HTTP Basic with the service's secret (test_smart_handoff.py)",
+}
+
 # Tables a request may append to without "changing state": logs of who did what.
 LOG_TABLES = frozenset({"audit_event", "access_event", "migration_history"})
 # Columns that are bookkeeping of reads (a session's last use).

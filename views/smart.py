@@ -5,12 +5,14 @@ Who may reach what is decided by ``smart_access`` alone; these views only ask it
 
 from __future__ import annotations
 
-from flask import Blueprint, request, url_for
+from flask import Blueprint, jsonify, make_response, render_template, request, url_for
 from flask_login import current_user
 
 import listing
 import smart_access
-from views import allow, render_page_or_fragment
+import smart_handoff
+from models import SmartService, write_transaction
+from views import allow, client_ip, is_htmx, public, redirect_to_url, render_page_or_fragment
 
 bp = Blueprint("smart", __name__)
 
@@ -57,9 +59,83 @@ def url_keeping_args(endpoint: str, args: dict, **changes):
     return url_for(endpoint, **{k: v for k, v in values.items() if v not in (None, "")})
 
 
+def _allow_forms_to_services(response):
+    """Let the page's "Accedi" forms land on external services (CSP form-action covers redirects)."""
+    origins = smart_handoff.launch_origins()
+    if origins:
+        from app import CONTENT_SECURITY_POLICY
+
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+            "form-action 'self'", "form-action 'self' " + " ".join(origins)
+        )
+    return response
+
+
 @bp.get("/servizi-smart")
 @allow("admin", "operator")
 def index():
-    return render_page_or_fragment(
+    return _allow_forms_to_services(render_page_or_fragment(
         "smart/index.html", "smart/_clients.html", "smart-clients", **clients_context()
+    ))
+
+
+@bp.post("/servizi-smart/<int:client_id>/<service_code>/accedi")
+@allow("admin", "operator")
+def open_service(client_id, service_code):
+    """Re-check the rule, record the attempt, and hand off to the service with a fresh token."""
+    service = SmartService.get_or_none(SmartService.code == service_code[:40])
+    service_id = service.id if service else 0
+    with write_transaction():
+        decision = smart_access.check(current_user, client_id, service_id)
+        smart_access.record_access(current_user, client_id, service and service.id, decision,
+                                   ip=client_ip())
+        token = (smart_handoff.issue_token(current_user, client_id, service.id)
+                 if decision.allowed else None)
+    if token:
+        return redirect_to_url(smart_handoff.launch_url(service.code, token))
+    message = f"Accesso negato: {decision.message}"
+    if is_htmx():
+        response = make_response(
+            render_template("message.html", level="error", message=message), 403
+        )
+        response.headers["HX-Retarget"] = "#messages"
+        response.headers["HX-Reswap"] = "innerHTML"
+        response.headers["HX-Trigger"] = "smart-access-refused"
+        return response
+    return make_response(
+        render_template("error.html", status=403, title="Accesso negato", message=message), 403
     )
+
+
+@bp.post("/servizi-smart/introspezione")
+@public
+def introspect():
+    """Tell a SMART service whether a token is active and for whom (HTTP Basic: code, secret)."""
+    auth = request.authorization
+    service = None
+    if auth is not None and auth.type == "basic":
+        service = smart_handoff.authenticate_service(auth.username or "", auth.password or "")
+    if service is None:
+        response = jsonify({"error": "invalid_client"})
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Basic realm="introspezione-servizi-smart"'
+        return response
+    return jsonify(smart_handoff.introspect(request.form.get("token", ""), service))
+
+
+@bp.get("/servizio-smart-simulato/<service_code>")
+@public
+def simulated_service(service_code):
+    """Stand in for the external SMART product: validate the token by introspection, show whom it serves."""
+    service = SmartService.get_or_none(SmartService.code == service_code[:40])
+    if service is None:
+        return make_response(render_template(
+            "error.html", status=404, title="Servizio inesistente",
+            message="Il servizio SMART richiesto non esiste."), 404)
+    answer = smart_handoff.introspect(request.args.get("token", ""), service)
+    response = make_response(
+        render_template("smart/simulated.html", service=service, answer=answer),
+        200 if answer["active"] else 401,
+    )
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response

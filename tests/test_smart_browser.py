@@ -1,0 +1,102 @@
+"""The SMART story of issue 5 in Chromium: switch, tile, hand-off, revocation, forged URLs."""
+
+import os
+
+import pytest
+from playwright.sync_api import expect
+from smart_helpers import client, set_option7, user
+
+import consent
+import models
+from models import AccessEvent, User
+
+pytestmark = pytest.mark.browser
+SHOTS = os.environ.get("SMART_SCREENSHOTS")
+
+
+def shot(page, name):
+    if SHOTS:
+        page.screenshot(path=os.path.join(SHOTS, name), full_page=True)
+
+
+def log_out(page, live_server):
+    page.get_by_role("button", name="Esci").click()
+    page.wait_for_url(live_server.url + "/login")
+
+
+def access_events():
+    with models.db.connection_context():
+        return [(e.user.username, e.client.code if e.client else None, e.service.code if e.service else None,
+                 e.granted, e.reason) for e in AccessEvent.select().order_by(AccessEvent.id)]
+
+
+def test_operator_reaches_consenting_clients_only_and_every_attempt_is_logged(
+        browser_login, live_server, page):
+    with models.db.connection_context():
+        set_option7(on=True)  # option 7 of Configurazioni varie
+
+    page = browser_login("operatore1")
+    expect(page.get_by_text("Le richieste di consenso ai clienti vengono inviate solo dall'amministratore")).to_be_visible()
+    expect(page.locator("a.smart-tile")).to_have_count(0)
+    log_out(page, live_server)
+
+    page = browser_login("admin")
+    expect(page.locator("a.smart-tile")).to_contain_text("7")
+    page.goto(live_server.url + "/area-personale/operatori")
+    page.get_by_role("switch", name="Accesso ai Servizi SMART di operatore1").click()
+    expect(page.get_by_role("switch", name="Accesso ai Servizi SMART di operatore1")).to_have_attribute(
+        "aria-checked", "true")
+    log_out(page, live_server)
+
+    page = browser_login("operatore1")
+    tile = page.locator("a.smart-tile")
+    expect(tile).to_contain_text("Servizi SMART")
+    expect(tile.locator(".tile-count")).to_have_text("3")
+    shot(page, "operator-home.png")
+    tile.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Servizi SMART")
+    rows = page.locator(".smart-table tbody tr")
+    expect(rows).to_have_count(3)
+    shot(page, "servizi-smart.png")
+    page.get_by_role("button", name="Accedi a Fattura SMART di PINK").click()
+    page.wait_for_url("**/servizio-smart-simulato/fattura_smart?token=*")
+    main = page.locator("main")
+    expect(main).to_contain_text("Questa pagina simula il prodotto esterno «Fattura SMART»")
+    expect(main).to_contain_text("Marco Operatore (operatore1)")
+    expect(main).to_contain_text("Pink S.r.l. (codice PINK)")
+    shot(page, "stand-in.png")
+    page.reload()  # the token was used: a second look at it is refused
+    expect(page.get_by_role("alert")).to_contain_text("Accesso non valido")
+
+    page.goto(live_server.url + "/servizi-smart")
+    expect(rows).to_have_count(3)
+    with models.db.connection_context():  # the client unticks the flag in Altri Dati
+        pink = client("PINK")
+        assert consent.set_authorization(pink, User.get(User.client == pink), False)
+    page.get_by_role("button", name="Accedi a Fattura SMART di PINK").click()
+    expect(page.get_by_role("alert")).to_contain_text(
+        "Accesso negato: Il cliente non ha dato il consenso all'accesso ai suoi Servizi SMART.")
+    expect(rows).to_have_count(2)  # the list refreshed itself: PINK is gone
+    assert page.url == live_server.url + "/servizi-smart"
+    shot(page, "refused.png")
+    assert access_events()[-2:] == [
+        ("operatore1", "PINK", "fattura_smart", True, None),
+        ("operatore1", "PINK", "fattura_smart", False, "consenso_assente"),
+    ]
+    log_out(page, live_server)
+
+    with models.db.connection_context():
+        User.update(smart_access=True).where(User.username == "operatore2").execute()
+        target = client("002420.002420").id  # operatore1's, consenting
+        assert user("operatore2").smart_access
+    page = browser_login("operatore2")
+    page.goto(live_server.url + "/servizi-smart")
+    expect(page.locator(".smart-table")).not_to_contain_text("002420.002420")
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    forged = page.request.post(f"{live_server.url}/servizi-smart/{target}/fattura_smart/accedi",
+                               headers={"X-CSRFToken": token}, max_redirects=0)
+    assert forged.status == 403
+    assert "Non gestisci questo cliente." in forged.text()
+    assert access_events()[-1] == ("operatore2", "002420.002420", "fattura_smart", False, "cliente_non_gestito")
+    page.goto(f"{live_server.url}/servizi-smart?q=002420")
+    expect(page.locator(".smart-table")).to_have_count(0)

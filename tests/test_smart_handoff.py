@@ -1,0 +1,209 @@
+"""Opening a SMART service: the rule re-checked, the attempt recorded, the token handed off,
+and the introspection that tells the service whether to trust it."""
+
+import base64
+import datetime as dt
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from conftest import login_as, make_test_app, parse, visible_text
+from smart_helpers import client, set_option7, set_switch
+
+import consent
+import demo
+import models
+import smart_handoff
+from models import AccessEvent, SmartToken, User
+
+
+@pytest.fixture
+def smart_on(db):
+    set_option7(on=True)
+    set_switch("operatore1", on=True)
+    set_switch("operatore2", on=True)
+
+
+def open_url(code="PINK", service_code="fattura_smart", studio="BPF103"):
+    return f"/servizi-smart/{client(code, studio).id}/{service_code}/accedi"
+
+
+def token_of(response):
+    return parse_qs(urlsplit(response.headers["Location"]).query)["token"][0]
+
+
+def basic(service_code, secret=None):
+    secret = secret if secret is not None else f"dev-secret-{service_code}"
+    raw = base64.b64encode(f"{service_code}:{secret}".encode()).decode()
+    return {"Authorization": f"Basic {raw}"}
+
+
+def introspect(http, token, service_code="fattura_smart", secret=None):
+    return http.post("/servizi-smart/introspezione", data={"token": token},
+                     headers=basic(service_code, secret))
+
+
+def last_event():
+    return AccessEvent.select().order_by(AccessEvent.id.desc()).first()
+
+
+def test_opening_a_service_records_it_and_hands_off_a_token(app, smart_on):
+    operator = login_as(app, "operatore1")
+    response = operator.post(open_url())
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/servizio-smart-simulato/fattura_smart"
+    token = token_of(response)
+    event = last_event()
+    assert (event.user.username, event.client.code, event.service.code, event.granted) == (
+        "operatore1", "PINK", "fattura_smart", True)
+    stored = SmartToken.get()
+    assert stored.token_hash != token and token not in repr(list(SmartToken.select().tuples()))
+    assert stored.expires_at - stored.issued_at <= dt.timedelta(seconds=60)
+    assert (stored.user.username, stored.client.code, stored.studio.code) == ("operatore1", "PINK", "BPF103")
+
+    answer = introspect(app.test_client(), token).get_json()
+    assert answer["active"] is True
+    assert {k: answer[k] for k in ("studio", "client", "service", "user")} == {
+        "studio": "BPF103", "client": "PINK", "service": "fattura_smart", "user": "operatore1"}
+    assert answer["exp"] - answer["iat"] <= 60
+
+
+def test_htmx_hand_off_is_an_hx_redirect(app, smart_on, hx):
+    response = login_as(app, "admin").post(open_url("000088", "smart_hub"), headers=hx())
+    assert response.status_code == 204
+    assert response.headers["HX-Redirect"].startswith("/servizio-smart-simulato/smart_hub?token=")
+
+
+def test_a_token_is_active_once_only(app, smart_on):
+    token = token_of(login_as(app, "admin").post(open_url()))
+    service_client = app.test_client()
+    assert introspect(service_client, token).get_json()["active"] is True
+    assert introspect(service_client, token).get_json() == {"active": False}
+
+
+def test_an_expired_token_is_inactive(app, smart_on, monkeypatch):
+    issued = models.utcnow()
+    monkeypatch.setattr(smart_handoff, "utcnow", lambda: issued)
+    token = token_of(login_as(app, "admin").post(open_url()))
+    monkeypatch.setattr(smart_handoff, "utcnow", lambda: issued + dt.timedelta(seconds=61))
+    assert introspect(app.test_client(), token).get_json() == {"active": False}
+    monkeypatch.setattr(smart_handoff, "utcnow", lambda: issued + dt.timedelta(seconds=59))
+    assert introspect(app.test_client(), token).get_json()["active"] is True
+
+
+def test_a_token_whose_consent_was_revoked_after_issue_is_inactive(app, smart_on):
+    token = token_of(login_as(app, "operatore1").post(open_url()))
+    pink = client("PINK")
+    consent.set_authorization(pink, User.get(User.client == pink), False)
+    assert introspect(app.test_client(), token).get_json() == {"active": False}
+
+
+def test_a_token_is_inactive_if_consent_was_revoked_and_granted_again_since(app, smart_on):
+    token = token_of(login_as(app, "operatore1").post(open_url()))
+    pink = client("PINK")
+    pink_user = User.get(User.client == pink)
+    consent.set_authorization(pink, pink_user, False)
+    consent.set_authorization(client("PINK"), pink_user, True)
+    assert introspect(app.test_client(), token).get_json() == {"active": False}
+
+
+def test_a_token_is_inactive_once_the_operator_lost_access(app, smart_on):
+    token = token_of(login_as(app, "operatore1").post(open_url()))
+    set_switch("operatore1", on=False)
+    assert introspect(app.test_client(), token).get_json() == {"active": False}
+
+
+def test_a_token_is_only_for_the_service_it_was_issued_for(app, smart_on):
+    token = token_of(login_as(app, "admin").post(open_url("PINK", "fattura_smart")))
+    service_client = app.test_client()
+    assert introspect(service_client, token, "smart_hub").get_json() == {"active": False}
+    assert introspect(service_client, token, "fattura_smart").get_json()["active"] is True
+
+
+@pytest.mark.parametrize("headers", [
+    {}, basic("fattura_smart", "sbagliato"), basic("sconosciuto", "x"), basic("fattura_smart", ""),
+    {"Authorization": "Bearer abc"}, {"Authorization": "Basic !!!"},
+])
+def test_introspection_needs_the_services_secret(app, smart_on, headers):
+    token = token_of(login_as(app, "admin").post(open_url()))
+    response = app.test_client().post("/servizi-smart/introspezione", data={"token": token}, headers=headers)
+    assert response.status_code == 401 and "WWW-Authenticate" in response.headers
+    assert introspect(app.test_client(), token).get_json()["active"] is True  # not consumed
+
+
+@pytest.mark.parametrize("token", ["", "x" * 5000, "non-esiste"])
+def test_introspection_of_garbage_is_inactive(app, smart_on, token):
+    response = introspect(app.test_client(), token)
+    assert response.status_code == 200 and response.get_json() == {"active": False}
+
+
+def test_secrets_and_launch_urls_come_from_configuration(database_url):
+    app = make_test_app(database_url,
+                        SMART_SERVICE_SECRETS={"fattura_smart": "segreto-vero"},
+                        SMART_SERVICE_URLS={"fattura_smart": "https://fattura.example/entra?da=portale"})
+    with models.db.connection_context():
+        demo.seed(password="demo")
+        set_option7(on=True)
+    admin = login_as(app, "admin")
+    response = admin.post(open_url())
+    assert response.headers["Location"].startswith("https://fattura.example/entra?da=portale&token=")
+    csp = admin.get("/servizi-smart").headers["Content-Security-Policy"]
+    assert "form-action 'self' https://fattura.example" in csp
+    token = token_of(response)
+    assert introspect(app.test_client(), token).status_code == 401  # the dev secret no longer works
+    answer = introspect(app.test_client(), token, secret="segreto-vero").get_json()
+    assert answer["active"] is True
+    models.db.close_all()
+
+
+def test_refusals_are_recorded_and_hand_off_nothing(app, smart_on, hx):
+    intruder = login_as(app, "operatore2")  # PINK is operatore1's client
+    response = intruder.post(open_url())
+    assert response.status_code == 403
+    assert "Non gestisci questo cliente." in visible_text(parse(response).find("main"))
+    event = last_event()
+    assert (event.user.username, event.client.code, event.granted, event.reason) == (
+        "operatore2", "PINK", False, "cliente_non_gestito")
+    assert SmartToken.select().count() == 0
+    response = intruder.post(open_url(), headers=hx())
+    assert response.status_code == 403 and response.headers["HX-Retarget"] == "#messages"
+    assert response.headers["HX-Trigger"] == "smart-access-refused"
+
+
+@pytest.mark.parametrize("path", ["/servizi-smart/999999/fattura_smart/accedi",
+                                  "/servizi-smart/{pink}/servizio_finto/accedi",
+                                  "/servizi-smart/{alt}/fattura_smart/accedi"])
+def test_forged_urls_are_refused_and_recorded_without_foreign_rows(app, smart_on, path):
+    set_option7("ALT001", on=True)
+    path = path.format(pink=client("PINK").id, alt=client("ALT-0001", "ALT001").id)
+    response = login_as(app, "admin").post(path)
+    assert response.status_code == 403
+    event = last_event()
+    assert not event.granted and event.studio.code == "BPF103"
+    assert event.client is None or event.client.studio.code == "BPF103"
+    assert SmartToken.select().count() == 0
+
+
+def test_clients_cannot_open_services(app, smart_on):
+    assert login_as(app, "pink").post(open_url()).status_code == 403
+    assert AccessEvent.select().count() == 0
+
+
+def test_access_events_are_append_only(app, smart_on):
+    login_as(app, "admin").post(open_url())
+    with pytest.raises(Exception, match="append-only"), models.db.atomic():
+        AccessEvent.delete().execute()
+
+
+def test_the_stand_in_page_validates_the_token_and_shows_whom_it_serves(app, smart_on):
+    operator = login_as(app, "operatore1")
+    location = operator.post(open_url()).headers["Location"]
+    page = app.test_client().get(location)  # the service has no portal session
+    assert page.status_code == 200
+    text = visible_text(parse(page).find("main"))
+    assert "simula il prodotto esterno «Fattura SMART»" in text
+    assert "Marco Operatore (operatore1)" in text and "Pink S.r.l. (codice PINK)" in text
+    again = app.test_client().get(location)
+    assert again.status_code == 401
+    assert "Accesso non valido" in visible_text(parse(again).find("main"))
+    assert app.test_client().get("/servizio-smart-simulato/boh?token=x").status_code == 404
