@@ -72,3 +72,35 @@ def make_page(total: int, requested: int, size: int) -> Page:
     """The page to show: ``requested`` clamped to the pages that exist."""
     last = max(1, -(-total // size))
     return Page(number=min(max(1, requested), last), size=size, total=total)
+
+
+def reversed_ordering(ordering):
+    """The opposite of one ORDER BY term (a field, or ``field.asc()``/``.desc(nulls=...)``)."""
+    from peewee import Ordering
+
+    if not isinstance(ordering, Ordering):
+        ordering = ordering.asc()
+    direction = "ASC" if ordering.direction.upper() == "DESC" else "DESC"
+    nulls = {"FIRST": "LAST", "LAST": "FIRST"}.get((ordering.nulls or "").upper())
+    return Ordering(ordering.node, direction, collation=ordering.collation, nulls=nulls)
+
+
+def page_rows(query, ordering: list, page: Page) -> list:
+    """The rows of ``page`` of ``query`` sorted by ``ordering`` (which must end with a unique key).
+
+    A database reads and skips every row before an OFFSET, so a page in the second
+    half is read from the other end: the same rows in reverse order with the
+    smaller offset, then turned round. The last page costs what the first does.
+    """
+    if page.total == 0:
+        return []
+    before, after = page.offset, page.total - page.last_index
+    if before <= after:
+        return list(query.order_by(*ordering).limit(page.size).offset(before))
+    rows = list(
+        query.order_by(*[reversed_ordering(term) for term in ordering])
+        .limit(page.last_index - page.offset)
+        .offset(after)
+    )
+    rows.reverse()
+    return rows

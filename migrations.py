@@ -70,9 +70,23 @@ def m0002_smart_tokens() -> None:
     forbid_update_and_delete("access_event")
 
 
+def m0003_consent_tally() -> None:
+    import consent_tally
+
+    consent_tally.install()
+
+
+def m0004_client_code_search() -> None:
+    import client_search
+
+    client_search.install()
+
+
 MIGRATIONS = [
     ("0001_initial", m0001_initial),
     ("0002_smart_tokens", m0002_smart_tokens),
+    ("0003_consent_tally", m0003_consent_tally),
+    ("0004_client_code_search", m0004_client_code_search),
 ]
 
 

@@ -156,6 +156,22 @@ class Client(BaseModel):
         )
 
 
+class ClientTally(BaseModel):
+    """How many clients of a studio are in one consent group; kept by triggers (consent_tally.py).
+
+    No foreign key: the triggers adjust it while a studio's clients are deleted.
+    """
+
+    studio_id = IntegerField()
+    smart = IntegerField()  # 1: the clients have at least one active SMART service
+    requested = IntegerField()  # 1: a request was sent ("Inviato")
+    answer = CharField(max_length=10)  # '', 'pending', 'granted', 'declined'
+    n = IntegerField(default=0)
+
+    class Meta:
+        primary_key = CompositeKey("studio_id", "smart", "requested", "answer")
+
+
 class User(BaseModel):
     studio = ForeignKeyField(Studio, backref="users", on_delete="CASCADE")
     username = CharField(max_length=80, unique=True)  # always stored lower-case
@@ -334,6 +350,7 @@ ALL_MODELS = [
     Studio,
     StudioSettings,
     Client,
+    ClientTally,
     User,
     UserSession,
     SmartService,

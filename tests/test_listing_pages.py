@@ -1,0 +1,36 @@
+"""Pages read from the far end hold exactly the rows the plain OFFSET would give."""
+
+import pytest
+
+import demo
+import listing
+from models import Client, Studio
+
+ORDERINGS = {
+    "codice": lambda: [Client.code, Client.id],
+    "-codice": lambda: [Client.code.desc(), Client.id.desc()],
+    "-data_risposta": lambda: [Client.consent_answered_at.desc(nulls="LAST"), Client.id.desc()],
+    "data_risposta": lambda: [Client.consent_answered_at.asc(nulls="LAST"), Client.id],
+    "stato_risposta": lambda: [Client.consent_answer, Client.id],
+}
+
+
+@pytest.mark.parametrize("sort", sorted(ORDERINGS))
+@pytest.mark.parametrize("size", [10, 25])
+def test_every_page_matches_the_plain_offset(db, sort, size):
+    studio = Studio.get(Studio.code == "BPF103")
+    demo.add_synthetic_clients(studio, 47, demo.ensure_catalogue())
+    query = Client.select(Client.id).where(Client.studio == studio)
+    total = query.count()
+    ordering = ORDERINGS[sort]()
+    expected = [c.id for c in query.order_by(*ordering)]
+    assert len(expected) == total == 60
+    for number in range(1, listing.make_page(total, 1, size).pages + 1):
+        page = listing.make_page(total, number, size)
+        rows = [c.id for c in listing.page_rows(query, ordering, page)]
+        assert rows == expected[page.offset:page.offset + size], (sort, number)
+
+
+def test_an_empty_listing_has_no_rows(db):
+    query = Client.select().where(Client.code == "nessuno")
+    assert listing.page_rows(query, [Client.code, Client.id], listing.make_page(0, 3, 25)) == []
