@@ -372,9 +372,43 @@ def floor_queries(studio_id: int, spec: dict) -> tuple[str, str, list, list]:
     return sql(count_sql), sql(rows_sql), params, params
 
 
+def indexed_sql(studio_id: int, spec: dict):
+    """The same rows and count by the portal's strategy, in raw SQL: the kept counts
+    (client_tally), the trigram index for "Contiene", the last page read from the end.
+    For information: it shows what is left once the SQL no longer scans."""
+    where = ("c.studio_id = ? AND EXISTS (SELECT 1 FROM client_service s "
+             "WHERE s.client_id = c.id)")
+    params: list = [studio_id]
+    order, reverse = "c.code, c.id", "c.code DESC, c.id DESC"
+    if spec.get("order") == "answered_desc":
+        order = "c.consent_answered_at DESC NULLS LAST, c.id DESC"
+    count_sql = "SELECT COALESCE(SUM(n), 0) FROM client_tally WHERE studio_id = ? AND smart = 1"
+    count_params: list = [studio_id]
+    if "contains" in spec:
+        if models.is_sqlite():
+            where += (" AND c.id IN (SELECT rowid FROM client_code_fts "
+                      "WHERE client_code_fts MATCH ?)")
+            params.append('"' + spec["contains"] + '"')
+        else:
+            where += " AND c.code ILIKE ?"
+            params.append(f"%{spec['contains']}%")
+        count_sql, count_params = f"SELECT COUNT(*) FROM client c WHERE {where}", params
+    columns = ("c.id, c.code, c.name, c.consent_requested_at, c.consent_answer, "
+               "c.consent_answered_at")
+    rows_sql = f"SELECT {columns} FROM client c WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
+    last_sql = f"SELECT {columns} FROM client c WHERE {where} ORDER BY {reverse} LIMIT ?"
+    return sql(count_sql), count_params, sql(rows_sql), sql(last_sql), params
+
+
+def has_table(name: str) -> bool:
+    return name in models.db.get_tables()
+
+
 def measure_floors(studio: dict, reps: int, bare_ms: float) -> dict:
     floors = {}
     with models.db.connection_context():
+        indexed = has_table("client_tally") and (
+            not models.is_sqlite() or has_table("client_code_fts"))
         for key, _label, _query, spec in GRID_CASES:
             count_sql, rows_sql, count_params, rows_params = floor_queries(studio["studio_id"], spec)
             rows_seen = {}
@@ -386,11 +420,30 @@ def measure_floors(studio: dict, reps: int, bare_ms: float) -> dict:
                 if spec.get("last"):
                     offset = max(0, (total - 1) // PAGE_SIZE) * PAGE_SIZE
                 rows = models.db.execute_sql(rows_sql, (*rows_params, offset)).fetchall()
-                rows_seen.update(total=total, rows=len(rows))
+                rows_seen.update(total=total, rows=len(rows), first=rows[0][1] if rows else None)
 
             sql_time = timed(run, reps)
             floors[key] = {"sql_median_ms": sql_time["median_ms"], "sql_p95_ms": sql_time["p95_ms"],
                            "floor_ms": round(bare_ms + sql_time["median_ms"], 3), **rows_seen}
+            if not indexed:
+                continue
+            c_sql, c_params, r_sql, l_sql, r_params = indexed_sql(studio["studio_id"], spec)
+            seen = {}
+
+            def run_indexed(c_sql=c_sql, c_params=c_params, r_sql=r_sql, l_sql=l_sql,
+                            r_params=r_params, spec=spec, seen=seen):
+                total = models.db.execute_sql(c_sql, c_params).fetchone()[0]
+                if spec.get("last"):
+                    remaining = total - max(0, (total - 1) // PAGE_SIZE) * PAGE_SIZE
+                    rows = models.db.execute_sql(l_sql, (*r_params, remaining)).fetchall()
+                    rows.reverse()
+                else:
+                    rows = models.db.execute_sql(r_sql, (*r_params, PAGE_SIZE, 0)).fetchall()
+                seen.update(total=total, rows=len(rows), first=rows[0][1] if rows else None)
+
+            indexed_time = timed(run_indexed, reps)
+            floors[key]["indexed_sql_median_ms"] = indexed_time["median_ms"]
+            floors[key]["indexed_same_result"] = seen == rows_seen
     models.db.close_all()
     return floors
 
@@ -649,7 +702,8 @@ def evaluate(run: dict) -> list[dict]:
                                  f"({a['statements']} / {b['statements']})", value,
                                  BUDGET_GRID_STATEMENTS))
         else:
-            checks.append({"budget": f"{case['label']}: istruzioni SQL costanti "
+            checks.append({"kind": "statements",
+                           "budget": f"{case['label']}: istruzioni SQL costanti "
                            f"({a['statements']} / {b['statements']})", "value": b["statements"],
                            "limit": a["statements"], "met": constant,
                            "verdict": "rispettato" if constant else "MANCATO"})
@@ -683,8 +737,8 @@ def table_markdown(run: dict) -> str:
     sizes = sorted(run["studios"], key=int)
     lines = [f"Backend: **{run['backend']}** · {run['machine']} · {run['when']}", ""]
     header = "| caso | " + " | ".join(
-        f"{int(s):,} mediana / p95 (ms) | istr. SQL" for s in sizes) + f" | pavimento a {int(sizes[-1]):,} (ms) |"
-    lines += [header, "|---|" + "---|---|" * len(sizes) + "---|"]
+        f"{int(s):,} mediana / p95 (ms) | istr. SQL" for s in sizes) + f" | pavimento a {int(sizes[-1]):,} (ms) | SQL indicizzato (ms) |"
+    lines += [header, "|---|" + "---|---|" * len(sizes) + "---|---|"]
     large = run["studios"][sizes[-1]]
     for case in page_cases():
         cells = []
@@ -696,7 +750,10 @@ def table_markdown(run: dict) -> str:
                 cells += [NA, "–"]
         floor = large.get("floors", {}).get(case["key"])
         floor_cell = f"{floor['floor_ms']:.1f}" if floor else "–"
-        lines.append(f"| {case['label']} | " + " | ".join(cells) + f" | {floor_cell} |")
+        indexed_cell = (f"{floor['indexed_sql_median_ms']:.2f}"
+                        if floor and "indexed_sql_median_ms" in floor else "–")
+        lines.append(f"| {case['label']} | " + " | ".join(cells)
+                     + f" | {floor_cell} | {indexed_cell} |")
     send = large.get("send")
     if send:
         lines += ["", f"Invio a tutti a {int(sizes[-1]):,} clienti ({send['sent']:,} richieste): "
@@ -754,13 +811,17 @@ def draw_chart(runs: list[dict], path: str) -> None:
         floors = [large.get("floors", {}).get(c["key"], {}).get("floor_ms", 0) for c in cases]
         ax.barh([y + len(sizes) * width for y in range(len(cases))], floors, height=width,
                 label=f"pavimento a {int(sizes[-1]):,}", color="#999")
+        for y, c in enumerate(cases):
+            if large["pages"].get(c["key"], {}).get("status") != "ok":
+                ax.text(0, y + width, "  " + NA, va="center", fontsize=7, color="#777")
         ax.set_yticks([y + width for y in range(len(cases))], labels, fontsize=8)
         ax.invert_yaxis()
         ax.set_xlabel("mediana (ms), in-process")
         ax.set_title(f"Tempi per pagina ({run['backend']})")
         ax.legend(fontsize=8)
         ax = row[1]
-        checks = [c for c in run["budgets"] if c["value"] is not None and c["limit"]]
+        checks = [c for c in run["budgets"] if c["value"] is not None and c["limit"]
+                  and not (c.get("kind") == "statements" and not c["budget"].startswith("griglia"))]
         names = [c["budget"][:58] for c in checks]
         use = []
         for c in checks:
@@ -795,8 +856,7 @@ def run_backend(pg_url: str | None, sizes: list[int], reps: int, send_reps: int,
             result = {"size": size, "counts": studio["counts"], "build_s": studio["build_s"]}
             result["pages"] = measure_pages(studio, reps)
             bare = result["pages"]["healthz"]["median_ms"]
-            if has_endpoint(studio["app"], "consents.index"):
-                result["floors"] = measure_floors(studio, reps, bare)
+            result["floors"] = measure_floors(studio, reps, bare)
             result["bytes"] = measure_bytes(studio)
             models.db.close_all()
             if size == max(sizes):
