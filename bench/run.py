@@ -185,7 +185,7 @@ def make_app(url: str):
 
 def sql(text: str) -> str:
     """Hand-written SQL with ``?`` placeholders, in the bound driver's parameter style."""
-    return text if models.is_sqlite() else text.replace("?", "%s")
+    return text if models.is_sqlite() else text.replace("%", "%%").replace("?", "%s")
 
 
 def insert_with_defaults(model, select_sql: str, columns: list[str], params=()):
