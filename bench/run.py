@@ -62,12 +62,12 @@ PAGE_SIZE = 25
 
 # The grid cases: (key, label, query string, how the floor SQL filters and sorts)
 GRID_CASES = [
-    ("grid_first", "griglia, prima pagina", "", {}),
+    ("grid_first", "griglia, prima pagina", "?per_pagina=25", {}),
     ("grid_contains", f"griglia, Contiene «{CODE_FRAGMENT}»",
-     f"?codice={CODE_FRAGMENT}&op=contiene", {"contains": CODE_FRAGMENT}),
-    ("grid_sorted", "griglia, ordina=-data_risposta", "?ordina=-data_risposta",
+     f"?codice={CODE_FRAGMENT}&op=contiene&per_pagina=25", {"contains": CODE_FRAGMENT}),
+    ("grid_sorted", "griglia, ordina=-data_risposta", "?ordina=-data_risposta&per_pagina=25",
      {"order": "answered_desc"}),
-    ("grid_last", "griglia, ultima pagina", "?pagina=1000000", {"last": True}),
+    ("grid_last", "griglia, ultima pagina", "?pagina=1000000&per_pagina=25", {"last": True}),
 ]
 
 BUDGET_FLOOR = 2.0
@@ -364,7 +364,7 @@ def floor_queries(studio_id: int, spec: dict) -> tuple[str, str, list, list]:
         params.append(f"%{spec['contains'].lower()}%")
     order = "c.code, c.id"
     if spec.get("order") == "answered_desc":
-        order = "c.consent_answered_at DESC NULLS LAST, c.id DESC"
+        order = "c.consent_answered_at DESC NULLS LAST, c.code"
     count_sql = f"SELECT COUNT(*) FROM client c WHERE {where}"
     rows_sql = (f"SELECT c.id, c.code, c.name, c.consent_requested_at, c.consent_answer, "
                 f"c.consent_answered_at FROM client c WHERE {where} ORDER BY {order} "
@@ -381,7 +381,7 @@ def indexed_sql(studio_id: int, spec: dict):
     params: list = [studio_id]
     order, reverse = "c.code, c.id", "c.code DESC, c.id DESC"
     if spec.get("order") == "answered_desc":
-        order = "c.consent_answered_at DESC NULLS LAST, c.id DESC"
+        order = "c.consent_answered_at DESC NULLS LAST, c.code"
     count_sql = "SELECT COALESCE(SUM(n), 0) FROM client_tally WHERE studio_id = ? AND smart = 1"
     count_params: list = [studio_id]
     if "contains" in spec:
