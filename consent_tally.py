@@ -37,6 +37,12 @@ def count_smart_clients(studio_id: int, requested: bool | None = None,
     ``answer`` is a stored answer ('pending', 'granted', 'declined'); one statement,
     reading a handful of rows whatever the number of clients.
     """
+    return int(smart_clients_query(studio_id, requested, answer).scalar() or 0)
+
+
+def smart_clients_query(studio_id: int, requested: bool | None = None,
+                        answer: str | None = None):
+    """The query selecting that count (to add columns to it, and still run one statement)."""
     query = ClientTally.select(fn.COALESCE(fn.SUM(ClientTally.n), 0)).where(
         (ClientTally.studio_id == studio_id) & (ClientTally.smart == 1)
     )
@@ -44,7 +50,7 @@ def count_smart_clients(studio_id: int, requested: bool | None = None,
         query = query.where(ClientTally.requested == int(requested))
     if answer is not None:
         query = query.where(ClientTally.answer == answer)
-    return int(query.scalar() or 0)
+    return query
 
 
 # --- installation (migrations.py) --------------------------------------------------

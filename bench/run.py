@@ -57,17 +57,17 @@ NA = "non disponibile"
 
 GRID_URL = "/area-personale/consensi"
 GRID_HEADERS = {"HX-Request": "true", "HX-Target": "div#consent-grid", "HX-Request-Type": "partial"}
-CODE_FRAGMENT = "0042"  # matches a handful of codes at 1,000 clients, a few hundred at 100,000
-PAGE_SIZE = 25
+CODE_FRAGMENT = "004"  # a page and more at 1,000 clients (89 matches), 1,039 at 100,000
+PAGE_SIZE = 10  # the grid's default "Elem. pag."
 
 # The grid cases: (key, label, query string, how the floor SQL filters and sorts)
 GRID_CASES = [
-    ("grid_first", "griglia, prima pagina", "?per_pagina=25", {}),
+    ("grid_first", "griglia, prima pagina", "?per_pagina=10", {}),
     ("grid_contains", f"griglia, Contiene «{CODE_FRAGMENT}»",
-     f"?codice={CODE_FRAGMENT}&op=contiene&per_pagina=25", {"contains": CODE_FRAGMENT}),
-    ("grid_sorted", "griglia, ordina=-data_risposta", "?ordina=-data_risposta&per_pagina=25",
+     f"?codice={CODE_FRAGMENT}&op=contiene&per_pagina=10", {"contains": CODE_FRAGMENT}),
+    ("grid_sorted", "griglia, ordina=-data_risposta", "?ordina=-data_risposta&per_pagina=10",
      {"order": "answered_desc"}),
-    ("grid_last", "griglia, ultima pagina", "?pagina=1000000&per_pagina=25", {"last": True}),
+    ("grid_last", "griglia, ultima pagina", "?pagina=1000000&per_pagina=10", {"last": True}),
 ]
 
 BUDGET_FLOOR = 2.0
