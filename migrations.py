@@ -82,11 +82,21 @@ def m0004_client_code_search() -> None:
     client_search.install()
 
 
+def m0005_answer_date_index() -> None:
+    """The grid's default reading of answers: newest first, unanswered last, then by code."""
+    nulls_last = "" if is_sqlite() else " NULLS LAST"  # SQLite puts NULLs last in DESC anyway
+    db.execute_sql(
+        "CREATE INDEX IF NOT EXISTS client_studio_answered_desc_code ON client "
+        f"(studio_id, consent_answered_at DESC{nulls_last}, code)"
+    )
+
+
 MIGRATIONS = [
     ("0001_initial", m0001_initial),
     ("0002_smart_tokens", m0002_smart_tokens),
     ("0003_consent_tally", m0003_consent_tally),
     ("0004_client_code_search", m0004_client_code_search),
+    ("0005_answer_date_index", m0005_answer_date_index),
 ]
 
 
