@@ -269,3 +269,46 @@ def record_access(user, client_id, service_id, decision: Decision, ip: str | Non
         reason=decision.reason,
         ip=ip,
     )
+
+
+ACCESS_OUTCOMES = ("tutti", "consentito", "negato")
+
+
+def access_log(studio_id: int, client_code: str = "", username: str = "", outcome: str = "tutti"):
+    """The studio's SMART access events, newest first, with user, client and service (one query).
+
+    ``client_code`` and ``username`` narrow by substring (wildcards literal);
+    ``outcome`` is one of ACCESS_OUTCOMES.
+    """
+    query = (
+        AccessEvent.select(AccessEvent, User, Client, SmartService)
+        .join(User, on=(AccessEvent.user == User.id))
+        .switch(AccessEvent)
+        .join(Client, JOIN.LEFT_OUTER, on=(AccessEvent.client == Client.id))
+        .switch(AccessEvent)
+        .join(SmartService, JOIN.LEFT_OUTER, on=(AccessEvent.service == SmartService.id))
+        .where(AccessEvent.studio == studio_id)
+    )
+    if client_code:
+        query = query.where(Client.code.contains(client_code))
+    if username:
+        query = query.where(User.username.contains(username) | User.display_name.contains(username))
+    if outcome == "consentito":
+        query = query.where(AccessEvent.granted == True)  # noqa: E712
+    elif outcome == "negato":
+        query = query.where(AccessEvent.granted == False)  # noqa: E712
+    return query.order_by(AccessEvent.id.desc())
+
+
+def client_access_log(client, limit: int = 50):
+    """Who of the studio opened this client's SMART services, and when: newest first (one query)."""
+    client_id = _as_id(client)
+    return list(
+        AccessEvent.select(AccessEvent, User, SmartService)
+        .join(User, on=(AccessEvent.user == User.id))
+        .switch(AccessEvent)
+        .join(SmartService, on=(AccessEvent.service == SmartService.id))
+        .where((AccessEvent.client == client_id) & (AccessEvent.granted == True))  # noqa: E712
+        .order_by(AccessEvent.id.desc())
+        .limit(limit)
+    )

@@ -4,7 +4,7 @@ import os
 
 import pytest
 from playwright.sync_api import expect
-from smart_helpers import client, set_option7, user
+from smart_helpers import client, user
 
 import consent
 import models
@@ -12,6 +12,7 @@ from models import AccessEvent, User
 
 pytestmark = pytest.mark.browser
 SHOTS = os.environ.get("SMART_SCREENSHOTS")
+SMART_OPTION = "Desidero accedere ai Servizi SMART dei clienti con le mie credenziali."
 
 
 def shot(page, name):
@@ -32,16 +33,18 @@ def access_events():
 
 def test_operator_reaches_consenting_clients_only_and_every_attempt_is_logged(
         browser_login, live_server, page):
-    with models.db.connection_context():
-        set_option7(on=True)  # option 7 of Configurazioni varie
-
     page = browser_login("operatore1")
     expect(page.get_by_text("Le richieste di consenso ai clienti vengono inviate solo dall'amministratore")).to_be_visible()
     expect(page.locator("a.smart-tile")).to_have_count(0)
     log_out(page, live_server)
 
     page = browser_login("admin")
-    expect(page.locator("a.smart-tile")).to_contain_text("7")
+    expect(page.locator("a.smart-tile")).to_have_count(0)  # option 7 is off
+    page.goto(live_server.url + "/area-personale/configurazioni-varie")
+    page.get_by_role("checkbox", name=SMART_OPTION).check()
+    expect(page.locator("#smart_access-status")).to_have_text("Salvato: opzione attivata")
+    page.goto(live_server.url + "/")
+    expect(page.locator("a.smart-tile .tile-count")).to_have_text("7")
     page.goto(live_server.url + "/area-personale/operatori")
     page.get_by_role("switch", name="Accesso ai Servizi SMART di operatore1").click()
     expect(page.get_by_role("switch", name="Accesso ai Servizi SMART di operatore1")).to_have_attribute(
@@ -100,3 +103,15 @@ def test_operator_reaches_consenting_clients_only_and_every_attempt_is_logged(
     assert access_events()[-1] == ("operatore2", "002420.002420", "fattura_smart", False, "cliente_non_gestito")
     page.goto(f"{live_server.url}/servizi-smart?q=002420")
     expect(page.locator(".smart-table")).to_have_count(0)
+    log_out(page, live_server)
+
+    page = browser_login("admin")
+    page.goto(live_server.url + "/area-personale")
+    page.get_by_role("link", name="Accessi ai Servizi SMART").click()
+    page.get_by_label("Esito").select_option("negato")
+    expect(page.locator("#access-log tbody tr")).to_have_count(2)
+    assert "esito=negato" in page.url
+    page.get_by_label("Utente").fill("operatore2")
+    expect(page.locator("#access-log tbody tr")).to_have_count(1)
+    expect(page.locator("#access-log tbody tr")).to_contain_text("Non gestisci questo cliente.")
+    shot(page, "access-log.png")

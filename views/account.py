@@ -18,6 +18,7 @@ AREA_MENU = {
         ("Dati generali", "account.general"),
         ("Configurazioni Varie", "settings.options"),
         ("Operatori di studio", "operators.index"),
+        ("Accessi ai Servizi SMART", "smart.access_log"),
         ("Cambio password", "account.password"),
     ],
     "operator": [

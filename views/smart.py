@@ -5,7 +5,7 @@ Who may reach what is decided by ``smart_access`` alone; these views only ask it
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, make_response, render_template, request, url_for
+from flask import Blueprint, g, jsonify, make_response, render_template, request, url_for
 from flask_login import current_user
 
 import listing
@@ -19,7 +19,14 @@ bp = Blueprint("smart", __name__)
 
 @bp.app_context_processor
 def smart_context():
-    return {"smart_tile": smart_tile}
+    return {"smart_tile": smart_tile, "smart_client_access_log": smart_client_access_log}
+
+
+def smart_client_access_log() -> list:
+    """For a client user: who of the studio opened the client's SMART services, and when."""
+    if not current_user.is_authenticated or not current_user.is_client:
+        return []
+    return smart_access.client_access_log(current_user.client_id)
 
 
 def smart_tile() -> dict | None:
@@ -139,3 +146,39 @@ def simulated_service(service_code):
     )
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
+
+
+def access_log_context() -> dict:
+    """The page of the studio's access log asked for by the query string."""
+    outcome = request.args.get("esito", "tutti")
+    args = {
+        "codice": listing.search_text(request.args.get("codice")),
+        "utente": listing.search_text(request.args.get("utente")),
+        "esito": outcome if outcome in smart_access.ACCESS_OUTCOMES else "tutti",
+        "per_pagina": listing.page_size(request.args.get("per_pagina")),
+    }
+    events = smart_access.access_log(
+        current_user.studio_id, args["codice"], args["utente"], args["esito"]
+    )
+    paging = listing.make_page(
+        events.order_by().count(), listing.page_number(request.args.get("pagina")),
+        args["per_pagina"],
+    )
+    return {
+        "args": args,
+        "paging": paging,
+        "events": list(events.limit(paging.size).offset(paging.offset)),
+        "reasons": smart_access.REASONS,
+        "page_sizes": listing.PAGE_SIZES,
+        "outcomes": [("tutti", "Tutti"), ("consentito", "Consentito"), ("negato", "Negato")],
+        "page_url": lambda number: url_keeping_args("smart.access_log", args, pagina=number),
+    }
+
+
+@bp.get("/area-personale/accessi-smart")
+@allow("admin")
+def access_log():
+    g.menu_endpoint = "smart.access_log"
+    return render_page_or_fragment(
+        "smart/access_log.html", "smart/_access_log.html", "access-log", **access_log_context()
+    )
