@@ -221,6 +221,7 @@ def build_studio(backend: Backend, size: int) -> dict:
     started = time.perf_counter()
     url = backend.new_url(f"c{size}")
     app = make_app(url)
+    database = models.db.obj
     with models.db.connection_context():
         demo.seed(password=PASSWORD, synthetic_clients=size)
         studio = models.Studio.get(models.Studio.code == demo.DEMO_STUDIO[0])
@@ -270,10 +271,7 @@ def build_studio(backend: Backend, size: int) -> dict:
             models.StudioSettings.update(smart_access=True).where(
                 models.StudioSettings.studio == studio.id).execute()
             models.User.update(smart_access=True).where(models.User.id == operator.id).execute()
-        if not models.is_sqlite():
-            db.execute_sql("ANALYZE")
-        else:
-            db.execute_sql("ANALYZE")
+        db.execute_sql("ANALYZE")  # statistics for the planner, as after any bulk load
         pending = (models.Client.select(models.Client.code)
                    .where((models.Client.studio == studio.id) & models.Client.code.startswith("S")
                           & (models.Client.consent_answer == models.CONSENT_PENDING))
@@ -285,7 +283,7 @@ def build_studio(backend: Backend, size: int) -> dict:
             "consent_events": models.ConsentEvent.select().count(),
         }
     models.db.close_all()
-    return {"size": size, "url": url, "app": app, "studio_id": studio.id,
+    return {"size": size, "url": url, "app": app, "database": database, "studio_id": studio.id,
             "admin_id": admin.id, "pending_client_user": pending.code.lower(),
             "counts": counts, "build_s": round(time.perf_counter() - started, 1)}
 
@@ -305,7 +303,7 @@ def has_endpoint(app, endpoint: str) -> bool:
     return endpoint in app.view_functions
 
 
-def page_cases(studio: dict | None = None) -> list[dict]:
+def page_cases() -> list[dict]:
     """The in-process cases: (key, label, user, url, headers, endpoint that must exist)."""
     cases = [{"key": "healthz", "label": "route nuda /healthz", "user": None, "url": "/healthz",
               "headers": {}, "endpoint": "healthz"}]
@@ -314,7 +312,7 @@ def page_cases(studio: dict | None = None) -> list[dict]:
                       "headers": GRID_HEADERS, "endpoint": "consents.index"})
     cases += [
         {"key": "client_home", "label": "home cliente (controllo modale)",
-         "user": (studio or {}).get("pending_client_user"), "url": "/", "headers": {},
+         "user": None, "url": "/", "headers": {},
          "endpoint": "home.index"},
         {"key": "admin_home", "label": "home admin (banner e tile)", "user": "admin", "url": "/",
          "headers": {}, "endpoint": "home.index"},
@@ -324,33 +322,60 @@ def page_cases(studio: dict | None = None) -> list[dict]:
     return cases
 
 
-def measure_pages(studio: dict, reps: int) -> dict:
-    app = studio["app"]
-    results = {}
-    clients = {}
-    for case in page_cases(studio):
-        if not has_endpoint(app, case["endpoint"]):
-            results[case["key"]] = {"label": case["label"], "status": NA}
-            continue
-        user = case["user"]
-        if user and user not in clients:
-            clients[user] = login(app, user)
-        test_client = clients.get(user) or app.test_client()
-        first = test_client.get(case["url"], headers=case["headers"])
-        if first.status_code != 200:
-            results[case["key"]] = {"label": case["label"], "status": NA,
-                                    "note": f"HTTP {first.status_code}"}
-            continue
+def use(studio: dict) -> None:
+    """Point the models at this studio's database (the studios live side by side)."""
+    models.db.initialize(studio["database"])
 
-        def request(test_client=test_client, case=case):
-            response = test_client.get(case["url"], headers=case["headers"])
-            assert response.status_code == 200, response.status_code
 
-        with counting_statements() as counter:
-            request()
-        result = {"label": case["label"], "status": "ok", "url": case["url"],
-                  "statements": counter.count, **timed(request, reps)}
-        results[case["key"]] = result
+def measure_pages(studios: list[dict], reps: int) -> dict:
+    """Time every page case on every studio, the studios' requests interleaved.
+
+    Rep after rep, each case is asked of the small studio then of the large one,
+    so a burst of load on a shared machine slows both alike and the ratios hold.
+    """
+    results = {studio["size"]: {} for studio in studios}
+    clients = {studio["size"]: {} for studio in studios}
+    for case in page_cases():
+        actions = {}
+        for studio in studios:
+            use(studio)
+            app, mine = studio["app"], results[studio["size"]]
+            if not has_endpoint(app, case["endpoint"]):
+                mine[case["key"]] = {"label": case["label"], "status": NA}
+                continue
+            user = studio["pending_client_user"] if case["key"] == "client_home" else case["user"]
+            known = clients[studio["size"]]
+            if user and user not in known:
+                known[user] = login(app, user)
+            test_client = known.get(user) or app.test_client()
+            first = test_client.get(case["url"], headers=case["headers"])
+            if first.status_code != 200:
+                mine[case["key"]] = {"label": case["label"], "status": NA,
+                                     "note": f"HTTP {first.status_code}"}
+                continue
+
+            def request(test_client=test_client, case=case):
+                response = test_client.get(case["url"], headers=case["headers"])
+                assert response.status_code == 200, response.status_code
+
+            with counting_statements() as counter:
+                request()
+            for _ in range(3):  # warm-up
+                request()
+            actions[studio["size"]] = request
+            mine[case["key"]] = {"label": case["label"], "status": "ok", "url": case["url"],
+                                 "statements": counter.count}
+        samples = {size: [] for size in actions}
+        for _ in range(reps):
+            for studio in studios:
+                if studio["size"] not in actions:
+                    continue
+                use(studio)
+                start = time.perf_counter()
+                actions[studio["size"]]()
+                samples[studio["size"]].append(time.perf_counter() - start)
+        for size, taken in samples.items():
+            results[size][case["key"]].update(summarize(taken))
     return results
 
 
@@ -874,17 +899,23 @@ def run_backend(pg_url: str | None, sizes: list[int], reps: int, send_reps: int,
     backend = Backend(pg_url)
     run = {"backend": backend.name, "studios": {}}
     try:
+        studios = []
         for size in sizes:
             print(f"[{backend.name}] costruisco lo studio da {size:,} clienti...", flush=True)
             studio = build_studio(backend, size)
             print(f"  fatto in {studio['build_s']} s: {studio['counts']}", flush=True)
-            result = {"size": size, "counts": studio["counts"], "build_s": studio["build_s"]}
-            result["pages"] = measure_pages(studio, reps)
-            bare = result["pages"]["healthz"]["median_ms"]
-            result["floors"] = measure_floors(studio, reps, bare)
-            result["bytes"] = measure_bytes(studio)
-            models.db.close_all()
+            studios.append(studio)
+        print(f"[{backend.name}] pagine in-process, {reps} ripetizioni alternate...", flush=True)
+        pages = measure_pages(studios, reps)
+        for studio in studios:
+            size = studio["size"]
+            use(studio)
+            result = {"size": size, "counts": studio["counts"], "build_s": studio["build_s"],
+                      "pages": pages[size]}
+            result["floors"] = measure_floors(studio, reps, pages[size]["healthz"]["median_ms"])
             if size == max(sizes):
+                result["bytes"] = measure_bytes(studio)
+                models.db.close_all()
                 print("  HTTP (gunicorn + carico)...", flush=True)
                 result["http"] = measure_http(studio, http_seconds)
                 print("  invio a tutti...", flush=True)
