@@ -954,6 +954,8 @@ def main(argv=None) -> int:
     parser.add_argument("--send-reps", type=int, default=5)
     parser.add_argument("--http-seconds", type=int, default=10)
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
+    parser.add_argument("--strict", action="store_true",
+                        help="Esce con errore se un budget è mancato.")
     parser.add_argument("--update-readme", action="store_true",
                         help="Riscrive la tabella nella sezione Performance del README.")
     args = parser.parse_args(argv)
@@ -985,7 +987,11 @@ def main(argv=None) -> int:
     if args.update_readme:
         update_readme(markdown)
     missed = [c for run in runs for c in run["budgets"] if c["met"] is False]
-    return 1 if missed else 0
+    met = [c for run in runs for c in run["budgets"] if c["met"]]
+    print(f"Budget rispettati: {len(met)}; mancati: {len(missed)}"
+          + "".join(f"\n  - [{run['backend']}] {c['budget']}" for run in runs
+                    for c in run["budgets"] if c["met"] is False))
+    return 1 if missed and args.strict else 0
 
 
 def update_readme(markdown: str) -> None:
