@@ -9,6 +9,7 @@ import secrets
 import click
 from flask import Flask, abort, g, make_response, render_template, request
 from flask_htmx import HTMX
+from flask_limiter.errors import RateLimitExceeded
 from flask_login import LoginManager, user_logged_in
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader
@@ -17,9 +18,11 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import accounts
+import audit
 import compression
 import italian
 import models
+import throttle
 from migrations import run_migrations
 from views import enforce_access_policy, is_htmx, public
 
@@ -79,6 +82,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     models.db.initialize(models.make_database(app.config["DATABASE_URL"]))
     compression.init_app(app)  # first registered, so it runs after every other after_request
     csrf.init_app(app)
+    throttle.init_app(app)
     htmx.init_app(app)
     _init_login(app)
     _init_request_hooks(app)
@@ -238,10 +242,21 @@ def _init_error_pages(app: Flask) -> None:
             "La sessione è scaduta o la pagina non è più valida: ricarica la pagina e riprova.",
         )
 
+    @app.errorhandler(RateLimitExceeded)
+    def rate_limited(_error):
+        from views.auth import throttled_login
+
+        if request.endpoint == "auth.login":
+            return throttled_login()
+        return error_response(429)
+
     @app.errorhandler(HTTPException)
     def http_error(error):
         if error.code is None or error.code < 400:
             return error
+        if error.code == 403:
+            audit.record_safely("access_denied", method=request.method,
+                                path=request.path, endpoint=request.endpoint)
         return error_response(error.code)
 
     @app.errorhandler(OperationalError)
@@ -272,6 +287,9 @@ def _register_blueprints(app: Flask) -> None:
     from views import settings
 
     app.register_blueprint(settings.bp)
+    from views import audit as audit_views
+
+    app.register_blueprint(audit_views.bp)
 
 
 def _register_cli(app: Flask) -> None:

@@ -91,12 +91,18 @@ def m0005_answer_date_index() -> None:
     )
 
 
+def m0006_audit() -> None:
+    db.create_tables([models.AuditEvent], safe=True)
+    forbid_update_and_delete("audit_event")
+
+
 MIGRATIONS = [
     ("0001_initial", m0001_initial),
     ("0002_smart_tokens", m0002_smart_tokens),
     ("0003_consent_tally", m0003_consent_tally),
     ("0004_client_code_search", m0004_client_code_search),
     ("0005_answer_date_index", m0005_answer_date_index),
+    ("0006_audit", m0006_audit),
 ]
 
 

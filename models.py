@@ -339,6 +339,30 @@ class SmartToken(BaseModel):
     used_at = DateTimeField(null=True)
 
 
+class AuditEvent(BaseModel):
+    """Append-only record of a security-relevant event: who, when, from where, what.
+
+    Written only by ``audit.record``; the database refuses UPDATE and DELETE on it.
+    ``studio`` is the studio whose admin may read the event (none for a failed login
+    with an unknown username); ``username`` is the actor's, or the one typed at login.
+    """
+
+    studio = ForeignKeyField(Studio, null=True, on_delete="RESTRICT")
+    actor = ForeignKeyField(User, null=True, on_delete="RESTRICT")
+    username = CharField(max_length=80, null=True)
+    kind = CharField(max_length=40)
+    details = TextField(default="{}")  # JSON object
+    ip = CharField(max_length=64, null=True)
+    user_agent = CharField(max_length=300, null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("studio", "id"), False),
+            (("studio", "kind", "id"), False),
+        )
+
+
 class MigrationHistory(BaseModel):
     """Names of the schema migrations already applied to this database."""
 
@@ -360,4 +384,5 @@ ALL_MODELS = [
     ConsentEvent,
     AccessEvent,
     SmartToken,
+    AuditEvent,
 ]

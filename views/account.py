@@ -6,7 +6,8 @@ from flask import Blueprint, current_app, g, render_template, request, url_for
 from flask_login import current_user
 
 import accounts
-from models import Studio, User
+import audit
+from models import Studio, User, write_transaction
 from views import ANY_ROLE, allow, redirect_to_url, render_page_or_fragment
 
 bp = Blueprint("account", __name__, url_prefix="/area-personale")
@@ -19,6 +20,7 @@ AREA_MENU = {
         ("Configurazioni Varie", "settings.options"),
         ("Operatori di studio", "operators.index"),
         ("Accessi ai Servizi SMART", "smart.access_log"),
+        ("Registro attività", "audit.index"),
         ("Cambio password", "account.password"),
     ],
     "operator": [
@@ -104,6 +106,8 @@ def password():
         errors["new_password"] = "La nuova password deve essere diversa da quella attuale."
     if errors:
         return _password_form(status=422, errors=errors)
-    accounts.change_password(current_user, new, keep_token=current_user.session_token)
+    with write_transaction():
+        accounts.change_password(current_user, new, keep_token=current_user.session_token)
+        audit.record("password_changed")
     return _password_form(saved=True)
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, flash, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 import accounts
+import audit
+import throttle
+from models import User
 from views import ANY_ROLE, allow, client_ip, public, redirect_to_url, user_agent
 
 bp = Blueprint("auth", __name__)
+log = logging.getLogger("portal.auth")
 
 LOGIN_FAILED = "Nome utente o password non corretti."
 
@@ -27,8 +33,36 @@ def safe_next_url(target: str | None) -> str:
     return url_for("home.index")
 
 
+def _attempted_user(username: str) -> User | None:
+    key = User.normalize_username(username)
+    if not key or len(key) > accounts.USERNAME_MAX_LENGTH:
+        return None
+    return User.get_or_none(User.username == key)
+
+
+def _record_failure(kind: str, username: str) -> None:
+    """Log and audit a refused login (the password is never written anywhere)."""
+    typed = User.normalize_username(username)[:80]
+    log.warning("%s: username=%r ip=%s", kind, typed, client_ip())
+    target = _attempted_user(username)
+    audit.record_safely(kind, username=typed,
+                        studio_id=target.studio_id if target is not None else None)
+
+
+def throttled_login():
+    """Answer a login attempt past one of the limits (see throttle.py)."""
+    _record_failure("login_throttled", request.form.get("username", ""))
+    return render_template(
+        "auth/login.html",
+        next_url=request.values.get("next", ""),
+        username=request.form.get("username", "")[:80],
+        error=throttle.THROTTLED_MESSAGE,
+    ), 429
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @public
+@throttle.limit_failed_logins
 def login():
     next_url = request.values.get("next", "")
     if current_user.is_authenticated:
@@ -47,6 +81,7 @@ def login():
         ), 422
     user = accounts.authenticate(username, password)
     if user is None:
+        _record_failure("login_failed", username)
         return render_template(
             "auth/login.html", next_url=next_url, username=username[:80], error=LOGIN_FAILED
         ), 401
@@ -54,12 +89,15 @@ def login():
     session.clear()  # a new session at every login: nothing carries over from before
     user.session_token = accounts.start_session(user, client_ip(), user_agent())
     login_user(user)
+    log.info("login: user=%s ip=%s", user.username, client_ip())
+    audit.record_safely("login", actor=user)
     return redirect_to_url(safe_next_url(next_url))
 
 
 @bp.post("/logout")
 @allow(*ANY_ROLE)
 def logout():
+    audit.record_safely("logout")
     accounts.end_session(current_user.session_token)
     logout_user()
     session.clear()

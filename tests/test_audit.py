@@ -1,0 +1,96 @@
+"""The audit log: what is recorded, that it cannot be rewritten, and the admin's page."""
+
+import pytest
+from conftest import login_as, parse, visible_text
+
+import audit
+import models
+from models import AuditEvent
+
+
+def audit_rows(page):
+    table = page.find("table", class_="audit-table")
+    if table is None:
+        return []
+    return [[visible_text(cell) for cell in row.find_all("td")] for row in table.tbody.find_all("tr")]
+
+
+def test_refusals_of_access_are_recorded(app):
+    operator = login_as(app, "operatore1")
+    assert operator.get("/area-personale/dati-generali").status_code == 403
+    with models.db.connection_context():
+        event = AuditEvent.get(AuditEvent.kind == "access_denied")
+        assert event.actor.username == "operatore1" and event.studio.code == "BPF103"
+        assert audit.details_of(event) == {"endpoint": "account.general", "method": "GET",
+                                           "path": "/area-personale/dati-generali"}
+
+
+def test_audit_events_cannot_be_changed_or_deleted(app, db):
+    login_as(app, "admin")
+    event = AuditEvent.select().first()
+    with pytest.raises(Exception, match="append-only"), models.db.atomic():
+        AuditEvent.update(kind="x").where(AuditEvent.id == event.id).execute()
+    with pytest.raises(Exception, match="append-only"), models.db.atomic():
+        AuditEvent.delete().where(AuditEvent.id == event.id).execute()
+    assert AuditEvent.get_by_id(event.id).kind == event.kind
+
+
+def test_secrets_are_refused_as_details(app):
+    with app.test_request_context(), models.db.connection_context():
+        with pytest.raises(ValueError):
+            audit.record("settings_changed", new_password="x")
+
+
+def test_the_admin_reads_his_studios_events_with_who_when_and_where(app):
+    login_as(app, "admin.alt")  # another studio: never shown to BPF103
+    login_as(app, "operatore1").get("/area-personale/dati-generali")
+    admin = login_as(app, "admin")
+    response = admin.get("/area-personale/registro-attivita")
+    assert response.status_code == 200
+    page = parse(response)
+    assert visible_text(page.find("h1")) == "Registro attività"
+    rows = audit_rows(page)
+    kinds = [row[1] for row in rows]
+    assert kinds[0] == "Accesso" and rows[0][2] == "admin"  # newest first
+    assert "Accesso negato" in kinds
+    assert all(row[2] != "admin.alt" for row in rows)
+    assert rows[0][3] == "127.0.0.1"
+    assert "/" in rows[0][0] and ":" in rows[0][0]  # dd/mm/yyyy HH:MM
+
+
+def test_the_page_is_in_the_admins_menu_only(app):
+    admin_page = parse(login_as(app, "admin").get("/area-personale/dati-generali"))
+    labels = [visible_text(a) for a in admin_page.select("nav.side-menu ul a")]
+    assert "Registro attività" in labels
+    for username in ("operatore1", "pink"):
+        client = login_as(app, username)
+        assert client.get("/area-personale/registro-attivita").status_code == 403
+        page = parse(client.get("/area-personale/cambio-password"))
+        assert "Registro attività" not in visible_text(page.select_one("nav.side-menu"))
+
+
+def test_filter_by_kind_and_paging(app):
+    for _ in range(3):
+        login_as(app, "operatore2").get("/area-personale/dati-generali")
+    admin = login_as(app, "admin")
+    page = parse(admin.get("/area-personale/registro-attivita?tipo=access_denied"))
+    assert [row[1] for row in audit_rows(page)] == ["Accesso negato"] * 3
+    assert page.find("option", selected=True)["value"] == "access_denied"
+    # an unknown kind or page number is answered with the whole list, first page
+    response = admin.get("/area-personale/registro-attivita?tipo=%00x&pagina=-3")
+    assert response.status_code in (200, 400)
+    response = admin.get("/area-personale/registro-attivita?tipo=boh&pagina=abc")
+    assert response.status_code == 200 and len(audit_rows(parse(response))) >= 4
+
+    with app.test_request_context(), models.db.connection_context():
+        from models import User
+
+        operator = User.get(User.username == "operatore2")
+        for number in range(60):
+            audit.record("settings_changed", actor=operator, option=f"o{number}")
+    page = parse(admin.get("/area-personale/registro-attivita"))
+    assert len(audit_rows(page)) == 50
+    pager = visible_text(page.find("nav", class_="audit-pager"))
+    assert pager.startswith("Elementi 1 - 50 di ")
+    second = parse(admin.get(page.find("nav", class_="audit-pager").find("a")["href"]))
+    assert visible_text(second.find("nav", class_="audit-pager")).startswith("Elementi 51 - ")

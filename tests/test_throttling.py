@@ -1,0 +1,146 @@
+"""Failed logins are throttled per account and per address, in memory or in Redis;
+logins are logged without the password."""
+
+import logging
+import socket
+import uuid
+
+import pytest
+from conftest import login_as, make_test_app, parse, visible_text
+
+import demo
+import models
+from models import AuditEvent
+
+THROTTLED = "Troppi tentativi di accesso non riusciti."
+
+
+def attempt(client, username, password="sbagliata", address="198.51.100.7"):
+    return client.post("/login", data={"username": username, "password": password},
+                       environ_base={"REMOTE_ADDR": address})
+
+
+def redis_running() -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture(params=["memory", "redis"])
+def throttled_app(request, database_url):
+    if request.param == "memory":
+        config = {}
+    else:
+        if not redis_running():
+            pytest.skip("Redis is not running on 127.0.0.1:6379")
+        # a prefix of its own, so parallel runs never share counters
+        config = {"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379",
+                  "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+    app = make_test_app(database_url, **config)
+    with models.db.connection_context():
+        demo.seed(password="demo")
+    yield app
+    models.db.close_all()
+
+
+def test_the_store_is_the_configured_one(throttled_app):
+    from throttle import limiter
+
+    uri = throttled_app.config["RATELIMIT_STORAGE_URI"]
+    assert type(limiter._storage).__name__ == ("RedisStorage" if uri.startswith("redis")
+                                               else "MemoryStorage")
+
+
+def test_ten_failures_on_one_account_block_it_with_a_clear_message(throttled_app):
+    client = throttled_app.test_client()
+    for number in range(10):  # from different addresses: the account limit alone applies
+        assert attempt(client, "operatore1", address=f"198.51.100.{number}").status_code == 401
+    response = attempt(client, "operatore1", "demo", address="198.51.100.200")
+    assert response.status_code == 429
+    assert THROTTLED in visible_text(parse(response).find(role="alert"))
+    # the same account in upper case is the same account
+    assert attempt(client, "OPERATORE1", "demo", address="198.51.100.201").status_code == 429
+    # other accounts are untouched
+    assert attempt(client, "operatore2", "demo").status_code == 302
+
+
+def test_successful_logins_are_not_counted(throttled_app):
+    for _ in range(15):
+        client = throttled_app.test_client()
+        assert attempt(client, "admin", "demo").status_code == 302
+
+
+def test_fifty_failures_from_one_address_block_that_address(throttled_app):
+    client = throttled_app.test_client()
+    for number in range(50):  # fifty different accounts: the address limit alone applies
+        assert attempt(client, f"nessuno{number}", address="203.0.113.5").status_code == 401
+    assert attempt(client, "admin", "demo", address="203.0.113.5").status_code == 429
+    assert attempt(client, "admin", "demo", address="203.0.113.6").status_code == 302
+
+
+def test_the_block_ends_when_the_window_has_passed(throttled_app, monkeypatch):
+    import time
+
+    client = throttled_app.test_client()
+    for _ in range(10):
+        attempt(client, "operatore2")
+    assert attempt(client, "operatore2", "demo").status_code == 429
+    if throttled_app.config["RATELIMIT_STORAGE_URI"].startswith("redis"):
+        return  # Redis keeps its own clock; the memory store shows the window moving
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 15 * 60 + 1)
+    assert attempt(client, "operatore2", "demo").status_code == 302
+
+
+def test_htmx_login_past_the_limit_is_refused_too(throttled_app):
+    client = throttled_app.test_client()
+    for _ in range(10):
+        attempt(client, "admin")
+    response = client.post("/login", data={"username": "admin", "password": "demo"},
+                           headers={"HX-Request": "true"},
+                           environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    assert response.status_code == 429
+    assert "HX-Redirect" not in response.headers
+
+
+def test_logins_are_logged_and_audited_without_the_password(app, caplog):
+    canary = "canarino-Zq7xP3-segreto"
+    client = app.test_client()
+    with caplog.at_level(logging.DEBUG):
+        attempt(client, "admin", canary)
+        attempt(client, canary, canary)  # a password typed in both fields
+        for _ in range(11):
+            attempt(client, "operatore1", canary)
+        client.post("/login", data={"username": "admin", "password": "demo"})
+        client.post("/area-personale/cambio-password", data={
+            "current_password": "demo", "new_password": canary + "-nuova",
+            "repeat_password": canary + "-nuova"})
+    messages = "\n".join(record.getMessage() for record in caplog.records)
+    assert "login_failed" in messages and "login: user=admin" in messages
+    assert "login_throttled" in messages
+    assert canary not in messages.replace(f"username='{canary.lower()}'", "")
+    with models.db.connection_context():
+        rows = [repr(row) for row in AuditEvent.select().tuples()]
+        kinds = [event.kind for event in AuditEvent.select()]
+    assert "login_failed" in kinds and "login" in kinds and "password_changed" in kinds
+    assert not any(canary + "-nuova" in row for row in rows)
+    assert not any(canary in row for row in rows if "login_failed" not in row)
+
+
+def test_a_failed_login_is_audited_for_the_studio_of_the_account(app):
+    attempt(app.test_client(), "operatore1", address="192.0.2.44")
+    with models.db.connection_context():
+        event = AuditEvent.select().where(AuditEvent.kind == "login_failed").get()
+        assert event.studio.code == "BPF103"
+        assert event.username == "operatore1" and event.ip == "192.0.2.44"
+        assert event.actor is None
+
+
+def test_a_login_is_audited_with_who_when_and_where(app):
+    login_as(app, "admin.alt")
+    with models.db.connection_context():
+        event = AuditEvent.select().where(AuditEvent.kind == "login").get()
+        assert event.actor.username == "admin.alt" and event.studio.code == "ALT001"
+        assert event.ip == "127.0.0.1" and event.created_at is not None
