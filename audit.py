@@ -89,6 +89,37 @@ def label(kind: str) -> str:
     return KINDS.get(kind, kind)
 
 
+# detail key -> how the admin's page names it
+DETAIL_LABELS = {
+    "operator": "operatore",
+    "smart_access": "accesso Servizi SMART",
+    "managed_on_page": "gestiti nella pagina",
+    "action": "azione",
+    "clients": "clienti",
+    "search": "ricerca",
+    "shown": "mostra",
+    "method": "metodo",
+    "path": "pagina",
+    "endpoint": "funzione",
+    "option": "opzione",
+    "value": "valore",
+    "old": "prima",
+    "new": "dopo",
+}
+
+
+def describe(event: AuditEvent) -> list[str]:
+    """The event's details as the admin reads them ("operatore: operatore2")."""
+    parts = []
+    for key, value in details_of(event).items():
+        if isinstance(value, bool):
+            value = "sì" if value else "no"
+        elif value is None or value == "":
+            value = "—"
+        parts.append(f"{DETAIL_LABELS.get(key, key)}: {value}")
+    return parts
+
+
 def details_of(event: AuditEvent) -> dict:
     try:
         value = json.loads(event.details or "{}")

@@ -94,3 +94,25 @@ def test_filter_by_kind_and_paging(app):
     assert pager.startswith("Elementi 1 - 50 di ")
     second = parse(admin.get(page.find("nav", class_="audit-pager").find("a")["href"]))
     assert visible_text(second.find("nav", class_="audit-pager")).startswith("Elementi 51 - ")
+
+
+def test_changes_to_operators_are_recorded(app):
+    admin = login_as(app, "admin")
+    with models.db.connection_context():
+        from models import User
+
+        operator_id = User.get(User.username == "operatore2").id
+    base = f"/area-personale/operatori/{operator_id}"
+    assert admin.post(f"{base}/servizi-smart", data={"attivo": "1"}).status_code == 302
+    assert admin.post(f"{base}/stato", data={"attivo": "0"}).status_code == 302
+    assert admin.post(f"{base}/clienti/tutti", data={"azione": "aggiungi"}).status_code == 302
+    assert admin.post(f"{base}/stato", data={"attivo": "x"}).status_code == 400
+    with models.db.connection_context():
+        events = list(AuditEvent.select().where(AuditEvent.kind.startswith("operator"))
+                      .order_by(AuditEvent.id))
+        assert [e.kind for e in events] == [
+            "operator_rights_changed", "operator_disabled", "operator_clients_changed"]
+        assert all(e.username == "admin" and e.studio.code == "BPF103" for e in events)
+        assert audit.details_of(events[0]) == {"operator": "operatore2", "smart_access": True}
+    page = parse(admin.get("/area-personale/registro-attivita?tipo=operator_rights_changed"))
+    assert audit_rows(page)[0][4] == "operatore: operatore2 accesso Servizi SMART: sì"

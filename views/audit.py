@@ -37,5 +37,5 @@ def index():
     g.menu_endpoint = "audit.index"
     return render_template(
         "audit/index.html", events=events, page=page, page_url=page_url, kind=kind,
-        kinds=audit.KINDS, label=audit.label, details_of=audit.details_of,
+        kinds=audit.KINDS, label=audit.label, describe=audit.describe,
     )

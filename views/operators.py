@@ -9,8 +9,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, request, url_for
 from flask_login import current_user
 
+import audit
 import listing
 import operator_clients
+from models import write_transaction
 from views import allow, is_htmx, redirect_to_url, render_page_or_fragment
 
 bp = Blueprint("operators", __name__, url_prefix="/area-personale/operatori")
@@ -59,9 +61,12 @@ def create():
     )
     operator = None
     if not errors:
-        operator = operator_clients.create_operator(
-            current_user.studio_id, form.username, form.display_name, password
-        )
+        with write_transaction():
+            operator = operator_clients.create_operator(
+                current_user.studio_id, form.username, form.display_name, password
+            )
+            if operator is not None:
+                audit.record("operator_created", operator=operator.username)
         if operator is None:
             errors["username"] = "Questo nome utente è già in uso: scegline un altro."
     if errors:
@@ -87,7 +92,10 @@ def _flag(name: str) -> bool:
 def set_state(operator_id):
     operator = _operator_or_404(operator_id)
     active = _flag("attivo")
-    operator_clients.set_active(operator, active)
+    with write_transaction():
+        operator_clients.set_active(operator, active)
+        audit.record("operator_enabled" if active else "operator_disabled",
+                     operator=operator.username)
     message = (f"Operatore {operator.username} riabilitato." if active else
                f"Operatore {operator.username} disabilitato: la sua sessione è stata chiusa.")
     return _done(message, _operators_region, "operators.index")
@@ -98,7 +106,9 @@ def set_state(operator_id):
 def set_smart(operator_id):
     operator = _operator_or_404(operator_id)
     on = _flag("attivo")
-    operator_clients.set_smart_switch(operator, on)
+    with write_transaction():
+        operator_clients.set_smart_switch(operator, on)
+        audit.record("operator_rights_changed", operator=operator.username, smart_access=on)
     message = (f"Accesso ai Servizi SMART attivato per {operator.username}." if on else
                f"Accesso ai Servizi SMART disattivato per {operator.username}.")
     return _done(message, _operators_region, "operators.index")
@@ -155,9 +165,12 @@ def _back_to_clients(operator, message):
 @allow("admin")
 def save_clients(operator_id):
     operator = _operator_or_404(operator_id)
-    operator_clients.save_page(
-        operator, request.form.getlist("visibili"), request.form.getlist("gestiti")
-    )
+    with write_transaction():
+        operator_clients.save_page(
+            operator, request.form.getlist("visibili"), request.form.getlist("gestiti")
+        )
+        audit.record("operator_clients_changed", operator=operator.username,
+                     managed_on_page=len(request.form.getlist("gestiti")))
     return _back_to_clients(operator, "Clienti gestiti salvati.")
 
 
@@ -169,7 +182,11 @@ def manage_all(operator_id):
     if action not in ("aggiungi", "rimuovi"):
         abort(400)
     args = _list_args()
-    changed = operator_clients.manage_all(operator, args["q"], args["mostra"], action == "aggiungi")
+    with write_transaction():
+        changed = operator_clients.manage_all(
+            operator, args["q"], args["mostra"], action == "aggiungi")
+        audit.record("operator_clients_changed", operator=operator.username,
+                     action=action, clients=changed, search=args["q"], shown=args["mostra"])
     message = (f"{changed} clienti aggiunti a quelli gestiti da {operator.username}."
                if action == "aggiungi" else
                f"{changed} clienti tolti da quelli gestiti da {operator.username}.")
