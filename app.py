@@ -16,6 +16,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from peewee import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 import accounts
 import audit
@@ -48,6 +49,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the portal application (``test_config`` overrides the environment)."""
     app = Flask(__name__, instance_relative_config=True)
+    app.url_map.converters["int"] = DatabaseIdConverter
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(
         SECRET_KEY=os.environ.get("SECRET_KEY") or _instance_secret(app.instance_path),
@@ -90,6 +92,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     _register_blueprints(app)
     _register_cli(app)
     return app
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """``<int:...>`` in every route: an id the database can hold, else the URL does not match (404).
+
+    Without the bound a URL like /x/99999999999999999999 reaches the query and the
+    driver overflows (a 500) instead of answering "not found".
+    """
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002 — werkzeug's signature
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def _env_flag(name: str) -> bool:

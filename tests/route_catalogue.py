@@ -169,3 +169,62 @@ def login_with_csrf(app, username, password=DEMO_PASSWORD):
     )
     assert response.status_code == 302, f"login of {username} failed: {response.status_code}"
     return test_client
+
+
+# --- isolation -------------------------------------------------------------------
+
+# Every route that names an object — by a path argument, or by a form or query field
+# carrying an object's id — with what an attack on it sends:
+#   "fields": form/query field -> the kind of object whose id it carries;
+#   "extra": other fields that make the request otherwise valid, so that a refusal is
+#            about whose object it is, never about bad input.
+# test_isolation.py fails until every such route is listed here.
+OBJECT_ROUTES = {
+    "operators.clients": {},
+    "operators.save_clients": {"fields": {"visibili": "client", "gestiti": "client"}},
+    "operators.manage_all": {"extra": {"azione": "aggiungi"}},
+    "operators.set_smart": {"extra": {"attivo": "1"}},
+    "operators.set_state": {"extra": {"attivo": "0"}},
+}
+
+# Fields read by views that name no object (a search text, a flag, a page number...).
+NOT_OBJECT_FIELDS = {
+    "q", "pagina", "per_pagina", "mostra", "attivo", "azione", "next", "username",
+    "password", "display_name", "repeat_password", "current_password", "new_password",
+    "tipo",
+}
+
+
+def _studio_condition(model, studio_id):
+    """A condition selecting the rows of ``model`` that belong to the studio, or None."""
+    if model is models.Studio:
+        return model.id == studio_id
+    fields = model._meta.fields.values()
+    for target, rows_of_studio in (
+        (models.Studio, None),
+        (models.Client, models.Client.select(models.Client.id).where(models.Client.studio == studio_id)),
+        (models.User, models.User.select(models.User.id).where(models.User.studio == studio_id)),
+    ):
+        for field in fields:
+            if getattr(field, "rel_model", None) is target:
+                return field == studio_id if rows_of_studio is None else field.in_(rows_of_studio)
+    return None
+
+
+def studio_fingerprint(studio_code: str) -> dict[str, str]:
+    """A digest of every row that belongs to one studio (plus shared tables), logs left out."""
+    studio_id = models.Studio.get(models.Studio.code == studio_code).id
+    digests = {}
+    for model in models.ALL_MODELS:
+        table = model._meta.table_name
+        if table in LOG_TABLES:
+            continue
+        skip = TOUCH_COLUMNS.get(table, set())
+        columns = [f for f in model._meta.sorted_fields if f.column_name not in skip]
+        query = model.select(*columns)
+        condition = _studio_condition(model, studio_id)
+        if condition is not None:
+            query = query.where(condition)
+        rows = sorted(repr(row) for row in query.tuples())
+        digests[table] = hashlib.sha256("\n".join(rows).encode()).hexdigest()
+    return digests
