@@ -177,7 +177,10 @@ def login_with_csrf(app, username, password=DEMO_PASSWORD):
 # carrying an object's id — with what an attack on it sends:
 #   "fields": form/query field -> the kind of object whose id it carries;
 #   "extra": other fields that make the request otherwise valid, so that a refusal is
-#            about whose object it is, never about bad input.
+#            about whose object it is, never about bad input;
+#   "own_studio": True when the path names no one's object (an option of the caller's
+#            own studio): an attacker may then be answered, but nothing of the victim's
+#            studio may change.
 # test_isolation.py fails until every such route is listed here.
 OBJECT_ROUTES = {
     "operators.clients": {},
@@ -185,13 +188,14 @@ OBJECT_ROUTES = {
     "operators.manage_all": {"extra": {"azione": "aggiungi"}},
     "operators.set_smart": {"extra": {"attivo": "1"}},
     "operators.set_state": {"extra": {"attivo": "0"}},
+    "settings.save_option": {"extra": {"enabled": "1"}, "own_studio": True},
 }
 
 # Fields read by views that name no object (a search text, a flag, a page number...).
 NOT_OBJECT_FIELDS = {
     "q", "pagina", "per_pagina", "mostra", "attivo", "azione", "next", "username",
     "password", "display_name", "repeat_password", "current_password", "new_password",
-    "tipo",
+    "tipo", "enabled", "url",
 }
 
 

@@ -116,3 +116,21 @@ def test_changes_to_operators_are_recorded(app):
         assert audit.details_of(events[0]) == {"operator": "operatore2", "smart_access": True}
     page = parse(admin.get("/area-personale/registro-attivita?tipo=operator_rights_changed"))
     assert audit_rows(page)[0][4] == "operatore: operatore2 accesso Servizi SMART: sì"
+
+
+def test_changes_of_settings_are_recorded(app):
+    admin = login_as(app, "admin")
+    base = "/area-personale/configurazioni-varie"
+    assert admin.post(f"{base}/smart_access", data={"enabled": ["0", "1"]}).status_code == 302
+    assert admin.post(f"{base}/publication_link_url",
+                      data={"url": "https://documenti.example/cerca"}).status_code == 302
+    assert admin.post(f"{base}/publication_link_url",
+                      data={"url": "ftp://nope"}).status_code == 422  # refused: not recorded
+    with models.db.connection_context():
+        events = list(AuditEvent.select().where(AuditEvent.kind == "settings_changed")
+                      .order_by(AuditEvent.id))
+        assert [audit.details_of(e) for e in events] == [
+            {"option": "smart_access", "value": True},
+            {"option": "publication_link_url", "value": "https://documenti.example/cerca"},
+        ]
+        assert all(e.username == "admin" and e.ip == "127.0.0.1" for e in events)

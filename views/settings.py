@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, make_response, render_template, request, session
 from flask_login import current_user
 
+import audit
 import studio_settings
 from models import User, write_transaction
 from views import allow, is_htmx, redirect_to
@@ -69,7 +70,9 @@ def save_option(field: str):
         abort(404)
     # The form sends a hidden "0" then, when ticked, the checkbox's "1": the last one wins.
     enabled = request.form.getlist("enabled")[-1:] == ["1"]
-    studio_settings.save_switch(current_user.studio_id, field, enabled)
+    with write_transaction():
+        studio_settings.save_switch(current_user.studio_id, field, enabled)
+        audit.record("settings_changed", option=field, value=enabled)
     if not is_htmx():
         return redirect_to("settings.options")
     return render_template(
@@ -83,9 +86,12 @@ def save_option(field: str):
 def _save_link():
     raw = request.form.get("url", "")
     try:
-        stored = studio_settings.save_publication_link(
-            current_user.studio_id, current_user.studio.code, raw
-        )
+        with write_transaction():
+            stored = studio_settings.save_publication_link(
+                current_user.studio_id, current_user.studio.code, raw
+            )
+            audit.record("settings_changed", option=studio_settings.LINK_FIELD,
+                         value=stored or "predefinito")
     except studio_settings.InvalidSetting as invalid:
         template = "settings/_link.html" if is_htmx() else "settings/options.html"
         context = _options_context(link_error=str(invalid), link_value=raw[:3000])
