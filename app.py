@@ -277,6 +277,9 @@ def _init_error_pages(app: Flask) -> None:
     @app.errorhandler(InterfaceError)
     def database_error(error):
         app.logger.error("database error: %s", error)
+        # The error page must not need the database: render it as for an anonymous user
+        # (the session is not touched, so the user is back in once the database is).
+        g._login_user = login_manager.anonymous_user()
         return error_response(503)
 
     @app.errorhandler(Exception)

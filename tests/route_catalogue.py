@@ -178,9 +178,10 @@ def login_with_csrf(app, username, password=DEMO_PASSWORD):
 #   "fields": form/query field -> the kind of object whose id it carries;
 #   "extra": other fields that make the request otherwise valid, so that a refusal is
 #            about whose object it is, never about bad input;
-#   "own_studio": True when the path names no one's object (an option of the caller's
-#            own studio): an attacker may then be answered, but nothing of the victim's
-#            studio may change.
+#   "own_studio": True when the path names no object of the victim's (an option of the
+#            caller's own studio, a service of the shared catalogue): an attacker may
+#            then be answered, but nothing of the victim's studio may change;
+#   "no_owner": why no user is the owner to run the control request as.
 # test_isolation.py fails until every such route is listed here.
 OBJECT_ROUTES = {
     "operators.clients": {},
@@ -189,13 +190,19 @@ OBJECT_ROUTES = {
     "operators.set_smart": {"extra": {"attivo": "1"}},
     "operators.set_state": {"extra": {"attivo": "0"}},
     "settings.save_option": {"extra": {"enabled": "1"}, "own_studio": True},
+    "smart.open_service": {},
+    "smart.simulated_service": {
+        "extra": {"token": "forged"}, "own_studio": True,
+        "no_owner": "the stand-in of an external service, answering by token only "
+                    "(test_smart_handoff.py)",
+    },
 }
 
 # Fields read by views that name no object (a search text, a flag, a page number...).
 NOT_OBJECT_FIELDS = {
     "q", "pagina", "per_pagina", "mostra", "attivo", "azione", "next", "username",
     "password", "display_name", "repeat_password", "current_password", "new_password",
-    "tipo", "enabled", "url",
+    "tipo", "enabled", "url", "token", "codice", "utente", "esito",
 }
 
 

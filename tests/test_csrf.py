@@ -77,6 +77,28 @@ def test_every_state_changing_route_refuses_a_request_without_a_valid_token(csrf
     assert "/logout" in checked and "/login" in checked
 
 
+def test_routes_exempt_from_csrf_authenticate_their_caller_instead(csrf_app):
+    """Exempt routes are the listed ones only, and a browser's session opens none of them."""
+    from app import csrf
+
+    exempt = {name.rsplit(".", 1)[-1] for name in csrf._exempt_views}
+    listed = {endpoint.rsplit(".", 1)[-1] for endpoint in CSRF_EXEMPT_ENDPOINTS}
+    assert exempt == listed
+    browser = login_with_csrf(csrf_app, "admin")
+    with csrf_app.app_context(), models.db.connection_context():
+        objects = victim_objects()
+    for route in all_routes(csrf_app):
+        if route.endpoint not in CSRF_EXEMPT_ENDPOINTS:
+            continue
+        url = url_for_route(csrf_app, route, objects)
+        with models.db.connection_context():
+            before = fingerprint()
+        response = browser.post(url, data={"token": "x"})
+        assert response.status_code == 401, url
+        with models.db.connection_context():
+            assert changed_tables(before, fingerprint()) == [], url
+
+
 def test_the_same_request_with_its_token_is_accepted(csrf_app):
     """The control: the refusal above comes from the missing token, nothing else."""
     client = login_with_csrf(csrf_app, "admin")
