@@ -66,6 +66,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         HTTPS_ONLY=_env_flag("HTTPS_ONLY"),
         # Number of reverse proxies in front of the app whose X-Forwarded-* we trust.
         TRUST_PROXY=int(os.environ.get("TRUST_PROXY", 0)),
+        # Where failed logins are counted (throttle.py): memory://, or redis://host:port
+        # so that every worker shares the count.
+        RATELIMIT_STORAGE_URI=os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
     )
     if test_config:
         app.config.update(test_config)

@@ -144,3 +144,12 @@ def test_a_login_is_audited_with_who_when_and_where(app):
         event = AuditEvent.select().where(AuditEvent.kind == "login").get()
         assert event.actor.username == "admin.alt" and event.studio.code == "ALT001"
         assert event.ip == "127.0.0.1" and event.created_at is not None
+
+
+def test_the_store_comes_from_the_environment(database_url, monkeypatch):
+    monkeypatch.setenv("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379")
+    app = make_test_app(database_url)
+    try:
+        assert app.config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379"
+    finally:
+        models.db.close_all()
