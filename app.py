@@ -310,6 +310,9 @@ def _register_blueprints(app: Flask) -> None:
     from views import audit as audit_views
 
     app.register_blueprint(audit_views.bp)
+    from views import client_area
+
+    app.register_blueprint(client_area.bp)
 
 
 def _register_cli(app: Flask) -> None:

@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from peewee import Select, Value, fn
+from peewee import SQL, Select, Value, fn
 
 from models import (
     CONSENT_DECLINED,
@@ -25,6 +25,7 @@ from models import (
     ConsentEvent,
     ConsentText,
     User,
+    is_sqlite,
     utcnow,
     write_transaction,
 )
@@ -34,21 +35,25 @@ from models import (
 MODAL_TITLE = (
     "Conferma del consenso affinché il tuo Commercialista possa accedere ai Servizi SMART"
 )
-MODAL_BODY = (
+MODAL_INTRO = (
     "Gentile Cliente stai ricevendo questo messaggio perché il tuo Commercialista desidera "
     "chiederti il consenso per accedere ai tuoi Servizi SMART per sostenerti nell'attività "
-    "di emissione, invio e ricezione delle fatture e dei corrispettivi.\n"
-    "Devi selezionare un'opzione:\n"
-    "Si, acconsento\n"
-    "No, non acconsento\n"
+    "di emissione, invio e ricezione delle fatture e dei corrispettivi."
+)
+MODAL_PROMPT = "Devi selezionare un'opzione:"
+MODAL_YES = "Si, acconsento"
+MODAL_NO = "No, non acconsento"
+MODAL_REMINDER = (
     "Ricordati che potrai modificare la tua decisione in qualsiasi momento accedendo "
     "all'Area personale di webdesk nella scelta di menu Altri dati."
 )
+MODAL_BODY = "\n".join([MODAL_INTRO, MODAL_PROMPT, MODAL_YES, MODAL_NO, MODAL_REMINDER])
 ALTRI_DATI_TITLE = "Servizi SMART"
-ALTRI_DATI_BODY = (
-    "Autorizzo il mio Professionista all'utilizzo dei Servizi SMART\n"
+ALTRI_DATI_FLAG = "Autorizzo il mio Professionista all'utilizzo dei Servizi SMART"
+ALTRI_DATI_NOTE = (
     "Deselezionando il Flag, l'amministratore non potrà accedere ai Servizi SMART del suo cliente."
 )
+ALTRI_DATI_BODY = f"{ALTRI_DATI_FLAG}\n{ALTRI_DATI_NOTE}"
 WORDINGS = {
     "modal": (MODAL_TITLE, MODAL_BODY),
     "altri_dati": (ALTRI_DATI_TITLE, ALTRI_DATI_BODY),
@@ -63,13 +68,15 @@ def wording(screen: str) -> ConsentText:
     title, body = WORDINGS[screen]
     digest = hashlib.sha256(f"{title}\n{body}".encode()).hexdigest()
     text = ConsentText.get_or_none(ConsentText.sha256 == digest)
-    if text is None:
+    while text is None:
+        # Two first-time writers may pick the same version number: the loser's insert
+        # is ignored and it tries again with the next number.
         with write_transaction():
             next_version = (ConsentText.select(fn.MAX(ConsentText.version)).scalar() or 0) + 1
             ConsentText.insert(
                 version=next_version, title=title, body=body, sha256=digest
             ).on_conflict_ignore().execute()
-        text = ConsentText.get(ConsentText.sha256 == digest)
+        text = ConsentText.get_or_none(ConsentText.sha256 == digest)
     return text
 
 
@@ -103,13 +110,13 @@ def send_requests(
     service, or of another studio, are never chosen. One transaction, three
     set-based statements whatever the number of clients.
     """
-    at = at or utcnow()
     text = wording("modal")
     scope = (Client.studio == studio_id) & with_smart_service()
     if only is not None:
         scope &= Client.id.in_(only)
     with write_transaction():
-        chosen = Client.select(fn.COUNT(Client.id)).where(scope).scalar()
+        chosen = _lock_clients(scope)
+        at = at or utcnow()  # taken under the lock, so events of a client are in time order
         sent = (
             Client.update(
                 consent_requested_at=at, consent_answer=CONSENT_PENDING, consent_answered_at=None
@@ -153,15 +160,37 @@ def send_requests(
     return SendResult(sent=sent, already_consented=chosen - sent)
 
 
+def _lock_clients(condition) -> int:
+    """Lock the clients matching ``condition`` until the transaction ends; return how many.
+
+    On PostgreSQL the rows are locked in id order (``FOR UPDATE``), so concurrent
+    writers queue on them without deadlocking and each decides on the latest
+    committed state. On SQLite ``write_transaction`` already holds the database's
+    write lock, so counting is enough.
+    """
+    ids = Client.select(Client.id).where(condition)
+    if is_sqlite():
+        return ids.count()
+    locked = ids.order_by(Client.id).for_update()
+    return Select([locked.alias("locked")], [fn.COUNT(SQL("*"))]).scalar(Client._meta.database)
+
+
 def _record(client: Client, actor: User, kind: str, answer: str, channel: str, condition,
             ip, user_agent, at) -> bool:
-    """Set the client's answer and append its event, if ``condition`` holds; tell whether it did."""
-    at = at or utcnow()
+    """Set the client's answer and append its event, if ``condition`` holds; tell whether it did.
+
+    The condition is checked on the locked, latest state of the client inside the
+    write transaction, so of two concurrent decisions each one sees the other's
+    result and every change that happens is recorded exactly once.
+    """
     text = wording(MODAL if channel == MODAL else ALTRI_DATI)
+    same_client = (Client.id == client.id) & (Client.studio == client.studio_id)
     with write_transaction():
+        _lock_clients(same_client)
+        at = at or utcnow()
         changed = (
             Client.update(consent_answer=answer, consent_answered_at=at)
-            .where((Client.id == client.id) & (Client.studio == client.studio_id) & condition)
+            .where(same_client & condition)
             .execute()
         )
         if changed:
@@ -181,12 +210,16 @@ def _record(client: Client, actor: User, kind: str, answer: str, channel: str, c
 
 def answer_request(client: Client, actor: User, accept: bool, ip=None, user_agent=None,
                    at=None) -> bool:
-    """Record the client's answer given in the consent modal (granted or declined)."""
+    """Record the client's answer given in the consent modal, if a request is still pending.
+
+    Returns False (and records nothing) when there is no pending request any more,
+    e.g. the same client already answered from another tab.
+    """
     return _record(
         client, actor,
         GRANTED if accept else DECLINED,
         CONSENT_GRANTED if accept else CONSENT_DECLINED,
-        MODAL, Value(True), ip, user_agent, at,
+        MODAL, Client.consent_answer == CONSENT_PENDING, ip, user_agent, at,
     )
 
 

@@ -41,6 +41,14 @@ def forbid_update_and_delete(table: str) -> None:
                 f"BEFORE {action} ON {table} "
                 f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
             )
+        # INSERT OR REPLACE deletes the row it collides with without firing DELETE
+        # triggers (unless recursive_triggers is on): refuse any insert onto an existing id.
+        db.execute_sql(
+            f"CREATE TRIGGER IF NOT EXISTS {table}_no_replace "
+            f"BEFORE INSERT ON {table} "
+            f"WHEN EXISTS (SELECT 1 FROM {table} WHERE id = NEW.id) "
+            f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
+        )
     else:
         db.execute_sql(
             f"CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger "
@@ -96,6 +104,12 @@ def m0006_audit() -> None:
     forbid_update_and_delete("audit_event")
 
 
+def m0007_append_only_refuses_replace() -> None:
+    # forbid_update_and_delete learnt to refuse SQLite's INSERT OR REPLACE.
+    for table in ("consent_event", "access_event", "audit_event"):
+        forbid_update_and_delete(table)
+
+
 MIGRATIONS = [
     ("0001_initial", m0001_initial),
     ("0002_smart_tokens", m0002_smart_tokens),
@@ -103,6 +117,7 @@ MIGRATIONS = [
     ("0004_client_code_search", m0004_client_code_search),
     ("0005_answer_date_index", m0005_answer_date_index),
     ("0006_audit", m0006_audit),
+    ("0007_append_only_refuses_replace", m0007_append_only_refuses_replace),
 ]
 
 

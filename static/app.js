@@ -46,3 +46,76 @@
     }
   });
 })();
+
+// --- Consent modal (engineer "client", SPEC 3.4) -----------------------------------
+// The server renders <dialog data-consent-modal> on the client's home while a request
+// waits for an answer. We open it as a real modal (focus moves in and stays in), treat
+// Esc as "Annulla" (posted like the button), close it when the server answers with the
+// "consentModalClose" trigger, and give focus back to where it was.
+(function () {
+  function setUpConsentModal() {
+    var dialog = document.querySelector("dialog[data-consent-modal]");
+    if (!dialog || dialog.open) return;
+    var opener = document.activeElement;
+    var dismissForm = dialog.querySelector("#consent-dismiss-form");
+
+    function dismiss() {
+      if (dialog.dataset.dismissing) return;
+      dialog.dataset.dismissing = "true";
+      dismissForm.requestSubmit();
+    }
+
+    dialog.addEventListener("cancel", function (event) {
+      // Esc = "Annulla". If the browser will not let us keep it open, "close" posts it.
+      event.preventDefault();
+      dismiss();
+    });
+    dialog.addEventListener("close", function () {
+      if (!dialog.dataset.settled) dismiss();
+      if (opener && opener !== document.body && opener.isConnected) opener.focus();
+    });
+    document.addEventListener("consentModalClose", function () {
+      dialog.dataset.settled = "true";
+      if (dialog.open) dialog.close();
+    });
+    dialog.addEventListener("keydown", function (event) {
+      // Tab wraps around inside the modal instead of leaving it for the browser's toolbar.
+      if (event.key !== "Tab") return;
+      var stops = tabStops(dialog);
+      if (!stops.length) return;
+      var first = stops[0];
+      var last = stops[stops.length - 1];
+      if (event.shiftKey && document.activeElement === first) {
+        event.preventDefault();
+        last.focus();
+      } else if (!event.shiftKey && document.activeElement === last) {
+        event.preventDefault();
+        first.focus();
+      }
+    });
+    dialog.showModal();
+  }
+
+  // The elements Tab stops on, in order: one per radio group (the checked one, else the first).
+  function tabStops(container) {
+    var seenGroups = {};
+    var candidates = container.querySelectorAll(
+      "a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), select, textarea");
+    return Array.prototype.filter.call(candidates, function (element) {
+      if (element.closest("[hidden], [inert]")) return false;
+      if (element.type !== "radio") return true;
+      if (seenGroups[element.name]) return false;
+      var checked = element.form && element.form.querySelector(
+        "input[type=radio][name='" + element.name + "']:checked");
+      if (checked && checked !== element) return false;
+      seenGroups[element.name] = true;
+      return true;
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", setUpConsentModal);
+  } else {
+    setUpConsentModal();
+  }
+})();

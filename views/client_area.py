@@ -1,0 +1,143 @@
+"""The client's side of consent: the modal shown after login, and Area personale → Altri Dati.
+
+Recording the decision is ``consent.py``'s job; these views only ask it and show the result.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, make_response, render_template, request, session
+from flask_login import current_user, user_logged_in
+
+import consent
+from models import CONSENT_GRANTED, CONSENT_PENDING, Client
+from views import allow, client_ip, is_htmx, redirect_to, render_page_or_fragment, user_agent
+
+bp = Blueprint("client_area", __name__)
+
+# Set at each login of a client; "Annulla" (or Esc) clears it until the next login.
+ASK_FOR_CONSENT = "ask_for_consent"
+# Sent with the answer's response: static/app.js closes the modal when it hears it.
+CLOSE_MODAL_EVENT = "consentModalClose"
+
+ANSWERS = {"si": True, "no": False}
+CHOICE_MISSING = (
+    "Per confermare seleziona un'opzione: «Si, acconsento» oppure «No, non acconsento»."
+)
+ANSWER_SAVED = {
+    True: "Grazie: hai acconsentito all'accesso del tuo Commercialista ai tuoi Servizi SMART.",
+    False: "Grazie: hai scelto di non acconsentire all'accesso ai tuoi Servizi SMART.",
+}
+ALREADY_ANSWERED = "La tua risposta era già stata registrata: non c'è più nessuna richiesta in attesa."
+FLAG_SAVED = {
+    True: "Salvato: hai autorizzato il tuo Professionista all'utilizzo dei Servizi SMART.",
+    False: "Salvato: hai revocato l'autorizzazione. L'amministratore non potrà accedere "
+    "ai tuoi Servizi SMART.",
+}
+FLAG_UNCHANGED = "Nessuna modifica: la tua scelta era già registrata."
+BAD_FLAG = "Valore non valido per l'autorizzazione ai Servizi SMART."
+
+
+@user_logged_in.connect
+def ask_for_consent_at_login(_app, user, **_extra):
+    """Login hook: a client with a pending request is asked again at every login."""
+    if user.is_client:
+        session[ASK_FOR_CONSENT] = True
+
+
+def own_client() -> Client:
+    """The current client user's company, read fresh (its consent state may just have changed)."""
+    return Client.get_by_id(current_user.client_id)
+
+
+@bp.app_template_global()
+def consent_modal_wanted() -> bool:
+    """Tell whether the client's home shows the consent modal now (no query unless it might)."""
+    if not (current_user.is_authenticated and current_user.is_client):
+        return False
+    if not session.get(ASK_FOR_CONSENT):
+        return False
+    return (
+        Client.select(Client.consent_answer).where(Client.id == current_user.client_id).scalar()
+        == CONSENT_PENDING
+    )
+
+
+@bp.app_context_processor
+def consent_wording():
+    return {"consent_wording": consent}
+
+
+def _consent_form(status=200, **context):
+    return render_page_or_fragment(
+        "home/client.html", "client_area/_consent_form.html", "consent-form",
+        status=status, **context,
+    )
+
+
+def _close_modal_with(message: str, level: str):
+    """Close the modal in place and say why in the page's messages (a redirect without htmx)."""
+    if not is_htmx():
+        flash(message, level)
+        return redirect_to("home.index")
+    response = make_response(render_template("message.html", level=level, message=message))
+    response.headers["HX-Retarget"] = "#messages"
+    response.headers["HX-Reswap"] = "innerHTML"
+    response.headers["HX-Trigger"] = CLOSE_MODAL_EVENT
+    return response
+
+
+@bp.post("/consenso/risposta")
+@allow("client")
+def answer_consent():
+    """The modal's "Conferma": record the chosen answer, or ask for a choice."""
+    choice = request.form.get("risposta", "")
+    if choice not in ANSWERS:
+        return _consent_form(status=422, choice_error=CHOICE_MISSING)
+    accept = ANSWERS[choice]
+    recorded = consent.answer_request(
+        own_client(), current_user, accept, ip=client_ip(), user_agent=user_agent()
+    )
+    session.pop(ASK_FOR_CONSENT, None)
+    if not recorded:
+        return _close_modal_with(ALREADY_ANSWERED, "info")
+    return _close_modal_with(ANSWER_SAVED[accept], "success")
+
+
+@bp.post("/consenso/annulla")
+@allow("client")
+def dismiss_consent():
+    """The modal's "Annulla" (and Esc): hide it until the next login, record nothing."""
+    session[ASK_FOR_CONSENT] = False
+    if not is_htmx():
+        return redirect_to("home.index")
+    response = make_response("", 200)
+    response.headers["HX-Trigger"] = CLOSE_MODAL_EVENT
+    return response
+
+
+def _other_data(status=200, **context):
+    client = own_client()
+    return render_page_or_fragment(
+        "client_area/other_data.html", "client_area/_other_data_form.html", "altri-dati-form",
+        status=status, client=client, authorized=client.consent_answer == CONSENT_GRANTED,
+        **context,
+    )
+
+
+@bp.route("/area-personale/altri-dati", methods=["GET", "POST"])
+@allow("client")
+def other_data():
+    """Altri Dati: the "Servizi SMART" flag; ticking grants consent, unticking revokes it."""
+    if request.method == "GET":
+        return _other_data()
+    raw = request.form.get("autorizzo")
+    if raw not in (None, "1"):
+        from app import error_response  # the app's one way to answer an error
+
+        return error_response(400, BAD_FLAG)
+    authorized = raw == "1"
+    changed = consent.set_authorization(
+        own_client(), current_user, authorized, ip=client_ip(), user_agent=user_agent()
+    )
+    return _other_data(message=FLAG_SAVED[authorized] if changed else FLAG_UNCHANGED,
+                       level="success" if changed else "info")
