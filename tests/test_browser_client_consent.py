@@ -76,7 +76,9 @@ def test_modal_refuses_conferma_without_choice_and_comes_back_after_annulla_and_
     page = browser_login("000145")
     dialog = consent_dialog(page)
     expect(dialog).to_be_visible()
-    page.keyboard.press("Escape")
+    with page.expect_response("**/consenso/annulla") as dismissed:
+        page.keyboard.press("Escape")
+    assert dismissed.value.ok
     expect(dialog).to_be_hidden()
     page.reload()
     expect(consent_dialog(page)).to_have_count(0)  # Esc is "Annulla": recorded for this login
@@ -136,6 +138,7 @@ def test_altri_dati_untick_revokes_in_place_with_a_confirmation(browser_login, l
     page.get_by_role("navigation", name="Menu principale").get_by_role("link", name="Area personale").click()
     page.get_by_role("navigation", name="Area personale").get_by_role("link", name="Altri Dati").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Altri Dati")
+    page.wait_for_load_state()  # htmx has set up the form (deferred scripts ran)
     flag = page.get_by_label("Autorizzo il mio Professionista all'utilizzo dei Servizi SMART")
     expect(flag).to_be_checked()
     page.evaluate("window.__notReloaded = true")
