@@ -200,6 +200,12 @@ def test_altri_dati_shows_the_section_flag_and_note(app):
     assert menu == ["Cambio Password", "Altri Dati"]
 
 
+def test_altri_dati_also_shows_who_opened_the_smart_services(app):
+    page = parse(login_as(app, "pink").get("/area-personale/altri-dati"))
+    headings = [visible_text(h) for h in page.find("main").find_all("h2")]
+    assert headings == ["Servizi SMART", "Accessi dello studio ai tuoi Servizi SMART"]
+
+
 @pytest.mark.parametrize("username", ["000131", "000145", "000120"])
 def test_altri_dati_flag_is_off_unless_consent_is_granted(app, username):
     form = flag_form(login_as(app, username).get("/area-personale/altri-dati"))
