@@ -72,7 +72,17 @@
     });
     dialog.addEventListener("close", function () {
       if (!dialog.dataset.settled) dismiss();
-      if (opener && opener !== document.body && opener.isConnected) opener.focus();
+      // Give focus back to what had it; opened at page load, that is the page itself,
+      // so its heading takes it (never left on a button of the closed dialog).
+      if (opener && opener !== document.body && opener.isConnected) {
+        opener.focus();
+      } else {
+        var heading = document.querySelector("main h1");
+        if (heading) {
+          heading.setAttribute("tabindex", "-1");
+          heading.focus();
+        }
+      }
     });
     document.addEventListener("consentModalClose", function () {
       dialog.dataset.settled = "true";
