@@ -203,6 +203,7 @@ NOT_OBJECT_FIELDS = {
     "q", "pagina", "per_pagina", "mostra", "attivo", "azione", "next", "username",
     "password", "display_name", "repeat_password", "current_password", "new_password",
     "tipo", "enabled", "url", "token", "codice", "utente", "esito",
+    "risposta", "autorizzo",  # the client's consent answer and Altri Dati flag: its own company only
 }
 
 
