@@ -6,7 +6,6 @@ import pytest
 from playwright.sync_api import expect
 from smart_helpers import client, user
 
-import consent
 import models
 from models import AccessEvent, User
 
@@ -32,7 +31,7 @@ def access_events():
 
 
 def test_operator_reaches_consenting_clients_only_and_every_attempt_is_logged(
-        browser_login, live_server, page):
+        browser_login, live_server, page, browser, browser_context_args):
     page = browser_login("operatore1")
     expect(page.get_by_text("Le richieste di consenso ai clienti vengono inviate solo dall'amministratore")).to_be_visible()
     expect(page.locator("a.smart-tile")).to_have_count(0)
@@ -73,9 +72,25 @@ def test_operator_reaches_consenting_clients_only_and_every_attempt_is_logged(
 
     page.goto(live_server.url + "/servizi-smart")
     expect(rows).to_have_count(3)
-    with models.db.connection_context():  # the client unticks the flag in Altri Dati
-        pink = client("PINK")
-        assert consent.set_authorization(pink, User.get(User.client == pink), False)
+
+    # Meanwhile, in another browser, the client sees the access and unticks the flag in Altri Dati.
+    client_context = browser.new_context(**browser_context_args)
+    client_page = client_context.new_page()
+    client_page.goto(live_server.url + "/login")
+    client_page.get_by_label("Nome utente").fill("pink")
+    client_page.get_by_label("Password").fill("demo")
+    client_page.get_by_role("button", name="Accedi").click()
+    client_page.wait_for_url(live_server.url + "/")
+    client_page.goto(live_server.url + "/area-personale/altri-dati")
+    log = client_page.locator(".client-access-log tbody tr")
+    expect(log).to_have_count(1)
+    expect(log).to_contain_text("Marco Operatore")
+    expect(log).to_contain_text("Fattura SMART")
+    client_page.get_by_label("Autorizzo il mio Professionista all'utilizzo dei Servizi SMART").uncheck()
+    expect(client_page.locator("#altri-dati-state")).to_contain_text("Consenso non dato")
+    shot(client_page, "altri-dati.png")
+    client_context.close()
+
     page.get_by_role("button", name="Accedi a Fattura SMART di PINK").click()
     expect(page.get_by_role("alert")).to_contain_text(
         "Accesso negato: Il cliente non ha dato il consenso all'accesso ai suoi Servizi SMART.")
