@@ -899,10 +899,11 @@ def draw_chart(runs: list[dict], path: str) -> None:
                 label=f"pavimento a {int(sizes[-1]):,}", color="#999")
         for y, c in enumerate(cases):
             if large["pages"].get(c["key"], {}).get("status") != "ok":
-                ax.text(0, y + width, "  " + NA, va="center", fontsize=7, color="#777")
+                ax.text(0.3, y + width, NA, va="center", fontsize=7, color="#777")
         ax.set_yticks([y + width for y in range(len(cases))], labels, fontsize=8)
         ax.invert_yaxis()
-        ax.set_xlabel("mediana (ms), in-process")
+        ax.set_xscale("log")
+        ax.set_xlabel("mediana (ms), in-process, scala logaritmica")
         ax.set_title(f"Tempi per pagina ({run['backend']})")
         ax.legend(fontsize=8)
         ax = row[1]
