@@ -196,14 +196,18 @@ OBJECT_ROUTES = {
         "no_owner": "the stand-in of an external service, answering by token only "
                     "(test_smart_handoff.py)",
     },
+    "consents.history": {},  # BRIEF contract: /area-personale/consensi/<int:client_id>/storia
 }
+# Routes promised by the BRIEF's contracts and listed above before they land.
+PLANNED_ROUTES = {"consents.history"}
 
 # Fields read by views that name no object (a search text, a flag, a page number...).
 NOT_OBJECT_FIELDS = {
     "q", "pagina", "per_pagina", "mostra", "attivo", "azione", "next", "username",
     "password", "display_name", "repeat_password", "current_password", "new_password",
     "tipo", "enabled", "url", "token", "codice", "utente", "esito",
-    "risposta", "autorizzo",  # the client's consent answer and Altri Dati flag: its own company only
+    # the consent grid's query string (BRIEF contract) and the client's answers
+    "op", "stato_richiesta", "stato_risposta", "ordina", "risposta", "autorizzo",
 }
 
 

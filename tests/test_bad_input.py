@@ -176,3 +176,30 @@ def test_hostile_input_is_answered_never_crashed_on(app, endpoint):
                 assert changed_tables(before, fingerprint()) == [], f"{where}: changed state"
 
     attack()
+
+
+@pytest.mark.parametrize("value", ["x" * 300, "é" * 3000, "9" * 40, "-1", " ", "A-b.c_1"])
+def test_every_field_of_every_route_at_once(app, value):
+    """The same odd value in every field at once: matching passwords, over-long names..."""
+    clients = {role: (login_as(app, user) if user else app.test_client())
+               for role, user in ACTORS.items()}
+    with models.db.connection_context():
+        objects = victim_objects()
+    for route in all_routes(app):
+        if route.endpoint in SKIPPED:
+            continue
+        role = "public" if route.is_public else sorted(route.roles)[0]
+        url = url_for_route(app, route, objects)
+        data = {field: value for field in fields_of(app, route.endpoint)}
+        for method in sorted(route.methods):
+            with models.db.connection_context():
+                before = fingerprint()
+            if method == "GET":
+                response = clients[role].get(url, query_string=data)
+            else:
+                response = clients[role].open(url, method=method, data=data)
+            where = f"{method} {url} with every field = {value[:20]!r}"
+            assert response.status_code < 500, f"{where}: answered {response.status_code}"
+            if 400 <= response.status_code < 500:
+                with models.db.connection_context():
+                    assert changed_tables(before, fingerprint()) == [], where

@@ -16,6 +16,7 @@ from route_catalogue import (
     NOT_OBJECT_FIELDS,
     OBJECT_ROUTES,
     PATH_ARGUMENTS,
+    PLANNED_ROUTES,
     all_routes,
     changed_tables,
     fingerprint,
@@ -86,7 +87,7 @@ def test_every_route_that_names_an_object_is_catalogued(app):
     missing = sorted(with_arguments - OBJECT_ROUTES.keys())
     assert missing == [], (
         f"routes taking an object in their path are missing from OBJECT_ROUTES: {missing}")
-    stale = sorted(OBJECT_ROUTES.keys() - routes.keys())
+    stale = sorted(OBJECT_ROUTES.keys() - routes.keys() - PLANNED_ROUTES)
     assert stale == [], f"OBJECT_ROUTES lists routes that no longer exist: {stale}"
     for endpoint, route in routes.items():
         unknown = [a for a in route.arguments if a not in PATH_ARGUMENTS]
@@ -117,6 +118,8 @@ def test_nobody_reaches_an_object_that_is_not_his(isolated_app):
         victim = victim_objects()
     attacks = 0
     for endpoint, entry in sorted(OBJECT_ROUTES.items()):
+        if endpoint not in routes:
+            continue  # planned, not landed yet
         route = routes[endpoint]
         url = url_for_route(app, route, victim)
         data = request_data(entry, victim)
@@ -140,7 +143,7 @@ def test_nobody_reaches_an_object_that_is_not_his(isolated_app):
                             f"{where}: answered {response.status_code}")
                         assert changed_tables(before, fingerprint()) == [], where
                     attacks += 1
-    assert attacks >= 4 * len(OBJECT_ROUTES)
+    assert attacks >= 4 * len(OBJECT_ROUTES.keys() & routes.keys())
 
 
 def test_naming_another_studios_object_in_a_field_changes_nothing_of_it(isolated_app):
@@ -151,7 +154,7 @@ def test_naming_another_studios_object_in_a_field_changes_nothing_of_it(isolated
         own = attacker_objects()
         victim = victim_objects()
     for endpoint, entry in sorted(OBJECT_ROUTES.items()):
-        if not entry.get("fields"):
+        if not entry.get("fields") or endpoint not in routes:
             continue
         route = routes[endpoint]
         url = url_for_route(app, route, own)  # the attacker's own object in the path...
@@ -175,7 +178,7 @@ def test_the_owner_is_not_refused(isolated_app):
     with models.db.connection_context():
         victim = victim_objects()
     for endpoint, entry in sorted(OBJECT_ROUTES.items()):
-        if entry.get("no_owner"):
+        if entry.get("no_owner") or endpoint not in routes:
             continue
         route = routes[endpoint]
         owner = next(user for role, user in OWNER_BY_ROLE if route.allows(role))

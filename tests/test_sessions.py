@@ -204,3 +204,24 @@ def test_logout_of_every_role_ends_the_session(app, role):
     replay = app.test_client()
     replay.set_cookie("session", captured)
     assert replay.get("/").status_code == 302
+
+
+def test_an_operator_disabled_by_the_admin_is_out_at_once(app):
+    operator = login_as(app, "operatore1")
+    captured = operator.get_cookie("session").value
+    with models.db.connection_context():
+        operator_id = User.get(User.username == "operatore1").id
+    admin = login_as(app, "admin")
+    response = admin.post(f"/area-personale/operatori/{operator_id}/stato", data={"attivo": "0"})
+    assert response.status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("session", captured)
+    assert replay.get("/").status_code == 302
+    assert operator.get("/servizi-smart", headers=htmx_headers("main")).headers[
+        "HX-Redirect"].startswith("/login")
+    with models.db.connection_context():
+        assert UserSession.select().where(UserSession.user == operator_id).count() == 0
+    # re-enabled, he logs in again (the old cookie stays dead)
+    admin.post(f"/area-personale/operatori/{operator_id}/stato", data={"attivo": "1"})
+    assert replay.get("/").status_code == 302
+    assert login_as(app, "operatore1").get("/").status_code == 200
