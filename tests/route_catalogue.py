@@ -197,9 +197,10 @@ OBJECT_ROUTES = {
                     "(test_smart_handoff.py)",
     },
     "consents.history": {},  # BRIEF contract: /area-personale/consensi/<int:client_id>/storia
+    "consents.select": {"fields": {"cliente": "client"}, "extra": {"azione": "aggiungi"}},
 }
 # Routes promised by the BRIEF's contracts and listed above before they land.
-PLANNED_ROUTES = {"consents.history"}
+PLANNED_ROUTES = {"consents.history", "consents.select"}
 
 # Fields read by views that name no object (a search text, a flag, a page number...).
 NOT_OBJECT_FIELDS = {
@@ -207,7 +208,7 @@ NOT_OBJECT_FIELDS = {
     "password", "display_name", "repeat_password", "current_password", "new_password",
     "tipo", "enabled", "url", "token", "codice", "utente", "esito",
     # the consent grid's query string (BRIEF contract) and the client's answers
-    "op", "stato_richiesta", "stato_risposta", "ordina", "risposta", "autorizzo",
+    "op", "stato_richiesta", "stato_risposta", "ordina", "risposta", "autorizzo", "modo",
 }
 
 

@@ -77,8 +77,11 @@ def request_data(entry, objects):
 
 def send(client, route, url, method, data, headers):
     if method == "GET":
-        return client.get(url, query_string=data, headers=headers)
-    return client.open(url, method=method, data=data, headers=headers)
+        response = client.get(url, query_string=data, headers=headers)
+    else:
+        response = client.open(url, method=method, data=data, headers=headers)
+    response.get_data()  # a streamed body (CSV) ends its request context
+    return response
 
 
 def test_every_route_that_names_an_object_is_catalogued(app):
@@ -133,8 +136,10 @@ def test_nobody_reaches_an_object_that_is_not_his(isolated_app):
                     body = response.get_data(as_text=True)
                     assert not any(name in body for name in VICTIM_NAMES), f"{where}: leaks"
                     with models.db.connection_context():
-                        if entry.get("own_studio") and response.status_code not in (403, 404):
-                            # answered about the attacker's own studio: the victim's is intact
+                        lenient = entry.get("own_studio") or not route.arguments
+                        if lenient and response.status_code not in (403, 404):
+                            # answered about the attacker's own studio (a foreign id in a
+                            # field is ignored): the victim's studio is intact
                             assert response.status_code < 500, where
                             assert changed_tables(
                                 before_victim, studio_fingerprint("BPF103")) == [], where
