@@ -301,6 +301,9 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(smart.bp)
     csrf.exempt(smart.introspect)  # called by the SMART services, authenticated by their secret
+    from views import consents
+
+    app.register_blueprint(consents.bp)
     from views import operators
 
     app.register_blueprint(operators.bp)

@@ -110,6 +110,18 @@ def m0007_append_only_refuses_replace() -> None:
         forbid_update_and_delete(table)
 
 
+def m0008_consent_grid() -> None:
+    """The consent grid: server-side selections, one-time sendings, indexes for its filters and sorts."""
+    db.create_tables([models.ConsentSelection, models.ConsentSending], safe=True)
+    # "Uguale a" compares codes without regard to case; "Ragione sociale" sorts by name, then code.
+    db.execute_sql(
+        "CREATE INDEX IF NOT EXISTS client_studio_lower_code ON client (studio_id, lower(code))"
+    )
+    db.execute_sql(
+        "CREATE INDEX IF NOT EXISTS client_studio_name_code ON client (studio_id, name, code)"
+    )
+
+
 MIGRATIONS = [
     ("0001_initial", m0001_initial),
     ("0002_smart_tokens", m0002_smart_tokens),
@@ -118,6 +130,7 @@ MIGRATIONS = [
     ("0005_answer_date_index", m0005_answer_date_index),
     ("0006_audit", m0006_audit),
     ("0007_append_only_refuses_replace", m0007_append_only_refuses_replace),
+    ("0008_consent_grid", m0008_consent_grid),
 ]
 
 

@@ -363,6 +363,35 @@ class AuditEvent(BaseModel):
         )
 
 
+class ConsentSelection(BaseModel):
+    """A client an admin has ticked in the consent grid, kept on the server across pages."""
+
+    user = ForeignKeyField(User, backref="consent_selection", on_delete="CASCADE")
+    client = ForeignKeyField(Client, on_delete="CASCADE")
+
+    class Meta:
+        primary_key = CompositeKey("user", "client")
+        indexes = ((("client",), False),)
+
+
+class ConsentSending(BaseModel):
+    """One confirmed sending of consent requests, keyed by the one-time key of its confirmation.
+
+    A second submission of the same confirmation finds its row and sends nothing.
+    """
+
+    key = CharField(max_length=64, primary_key=True)
+    studio = ForeignKeyField(Studio, on_delete="CASCADE")
+    actor = ForeignKeyField(User, on_delete="CASCADE")
+    mode = CharField(max_length=10, constraints=[Check("mode IN ('all', 'selection')")])
+    sent = IntegerField(default=0)
+    skipped = IntegerField(default=0)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("studio", "created_at"), False),)
+
+
 class MigrationHistory(BaseModel):
     """Names of the schema migrations already applied to this database."""
 
@@ -385,4 +414,6 @@ ALL_MODELS = [
     AccessEvent,
     SmartToken,
     AuditEvent,
+    ConsentSelection,
+    ConsentSending,
 ]

@@ -129,3 +129,50 @@
     setUpConsentModal();
   }
 })();
+
+// --- Consent grid (engineer "grid") -------------------------------------------------
+// The grid is swapped whole; its filter inputs survive (hx-preserve). Focus is kept on
+// the control that had it (same id, or same data-focus-key for a row's controls),
+// for browsers that cannot move an element without losing its focus.
+(function () {
+  let focusKey = null;
+  let caret = null;
+
+  function keyOf(element) {
+    if (!element || element === document.body) return null;
+    if (element.dataset && element.dataset.focusKey) return "[data-focus-key=\"" + element.dataset.focusKey + "\"]";
+    return element.id ? "#" + CSS.escape(element.id) : null;
+  }
+
+  document.addEventListener("htmx:before:swap", function () {
+    const grid = document.getElementById("consent-grid");
+    const active = document.activeElement;
+    focusKey = grid && grid.contains(active) ? keyOf(active) : null;
+    caret = active && typeof active.selectionStart === "number"
+      ? [active.selectionStart, active.selectionEnd] : null;
+  });
+
+  document.addEventListener("htmx:after:swap", function () {
+    const grid = document.getElementById("consent-grid");
+    if (!grid) return;
+    const wanted = grid.querySelector("[data-autofocus]");
+    if (wanted) { wanted.focus(); return; }
+    if (!focusKey) return;
+    const element = grid.querySelector(focusKey);
+    if (element && document.activeElement !== element) {
+      element.focus();
+      if (caret && typeof element.setSelectionRange === "function") {
+        try { element.setSelectionRange(caret[0], caret[1]); } catch (ignored) { /* not a text box */ }
+      }
+    }
+    focusKey = null;
+  });
+
+  // Back and forward restore the page from its URL: the restored grid must show the
+  // URL's filters, so the inputs of the page being left are not preserved into it.
+  document.addEventListener("htmx:before:history:restore", function () {
+    document.querySelectorAll("#consent-grid [hx-preserve]").forEach(function (element) {
+      element.removeAttribute("id");
+    });
+  });
+})();

@@ -1,0 +1,415 @@
+"""The consent grid of the administrator (SPEC 3.3): its state, its rows, its count, its selection.
+
+The grid's state lives in the query string (filters, sort, page, page size) and
+is read forgivingly: an unknown or malformed value falls back to its default and
+is reported, never crashed on. The selection lives on the server
+(``ConsentSelection``, one row per ticked client of an admin), so it survives
+paging, sorting and filtering.
+
+Cost is constant whatever the size of the studio: a page is one query for its
+rows (each with whether it is selected, plus the size of the selection), and
+one count only when the page does not already tell the total (a full page, or a
+page past the end). Without a code filter the count is read from the counts the
+database keeps per consent group (``consent_tally``), not by scanning clients;
+"Contiene" uses the trigram index (``client_search``); a page in the second half
+is read from the far end (``listing.page_rows``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from peewee import Case, Value, fn
+
+import client_search
+import consent_tally
+import listing
+from consent import with_smart_service
+from models import (
+    CONSENT_DECLINED,
+    CONSENT_GRANTED,
+    CONSENT_PENDING,
+    Client,
+    ConsentSelection,
+    write_transaction,
+)
+
+OPS = {"contiene": "Contiene", "inizia": "Inizia con", "uguale": "Uguale a"}
+REQUEST_STATES = {"tutti": "Tutti", "inviato": "Inviato", "non_inviato": "Non inviato"}
+ANSWER_STATES = {
+    "tutti": "Tutti",
+    "in_attesa": "In attesa",
+    "aderito": "aderito",
+    "non_aderito": "non aderito",
+}
+ANSWER_OF_STATE = {
+    "in_attesa": CONSENT_PENDING,
+    "aderito": CONSENT_GRANTED,
+    "non_aderito": CONSENT_DECLINED,
+}
+ANSWER_LABELS = {CONSENT_PENDING: "In attesa", CONSENT_GRANTED: "aderito", CONSENT_DECLINED: "non aderito"}
+COLUMNS = {
+    "codice": "Codice",
+    "ragione_sociale": "Ragione sociale",
+    "stato_richiesta": "Stato richiesta",
+    "data_richiesta": "Data richiesta",
+    "stato_risposta": "Stato risposta",
+    "data_risposta": "Data risposta",
+}
+PAGE_SIZES = (10, 25, 50, 100)
+DEFAULT_PAGE_SIZE = 10  # as in the release note ("Elem. pag. 10")
+CODE_MAX_LENGTH = 100
+LAST_PAGE = 10**9  # any page number at least this big means "the last page"
+
+
+@dataclass(frozen=True)
+class GridState:
+    """What the grid shows, as the query string says it (always valid)."""
+
+    codice: str = ""
+    op: str = "contiene"
+    stato_richiesta: str = "tutti"
+    stato_risposta: str = "tutti"
+    ordina: str = "codice"
+    pagina: int = 1
+    per_pagina: int = DEFAULT_PAGE_SIZE
+    corrected: tuple = field(default=(), compare=False)  # names of values replaced by defaults
+
+    @classmethod
+    def from_args(cls, args: Mapping) -> GridState:
+        """Read the grid's state from query-string (or form) values; bad ones become defaults."""
+        defaults = cls()
+        corrected = []
+
+        def choice(name, allowed):
+            raw = args.get(name)
+            if raw is None or raw == "":
+                return getattr(defaults, name)
+            if raw in allowed:
+                return raw
+            corrected.append(name)
+            return getattr(defaults, name)
+
+        codice = (args.get("codice") or "").strip()
+        if len(codice) > CODE_MAX_LENGTH:
+            codice = codice[:CODE_MAX_LENGTH]
+            corrected.append("codice")
+        sort = choice("ordina", set(COLUMNS) | {f"-{c}" for c in COLUMNS})
+        size = _integer(args.get("per_pagina"))
+        if size not in PAGE_SIZES:
+            if args.get("per_pagina") not in (None, ""):
+                corrected.append("per_pagina")
+            size = DEFAULT_PAGE_SIZE
+        page = _integer(args.get("pagina"))
+        if page is None or page < 1:
+            if args.get("pagina") not in (None, ""):
+                corrected.append("pagina")
+            page = 1
+        return cls(
+            codice=codice,
+            op=choice("op", OPS),
+            stato_richiesta=choice("stato_richiesta", REQUEST_STATES),
+            stato_risposta=choice("stato_risposta", ANSWER_STATES),
+            ordina=sort,
+            pagina=min(page, LAST_PAGE),
+            per_pagina=size,
+            corrected=tuple(corrected),
+        )
+
+    @property
+    def sort_column(self) -> str:
+        return self.ordina.lstrip("-")
+
+    @property
+    def descending(self) -> bool:
+        return self.ordina.startswith("-")
+
+    @property
+    def is_filtered(self) -> bool:
+        return bool(self.codice) or self.stato_richiesta != "tutti" or self.stato_risposta != "tutti"
+
+    def sorted_by(self, column: str) -> GridState:
+        """The state after clicking ``column``'s header: ascending, or reversed if already sorted by it."""
+        if self.sort_column == column and not self.descending:
+            return replace(self, ordina=f"-{column}", pagina=1)
+        return replace(self, ordina=column, pagina=1)
+
+    def query_args(self, **changes) -> dict:
+        """The state as query-string values, defaults left out (so URLs stay short and canonical)."""
+        state = replace(self, **changes)
+        defaults = GridState()
+        values = {}
+        for name in ("codice", "op", "stato_richiesta", "stato_risposta", "ordina", "pagina",
+                     "per_pagina"):
+            value = getattr(state, name)
+            if value != getattr(defaults, name):
+                values[name] = value
+        if not state.codice:
+            values.pop("op", None)  # an operator without text filters nothing
+        return values
+
+
+def _integer(raw) -> int | None:
+    try:
+        return int(str(raw).strip()) if raw is not None and len(str(raw)) <= 100 else None
+    except ValueError:
+        return None
+
+
+# --- the query ---------------------------------------------------------------------
+
+
+def listed_clients(studio_id: int):
+    """Condition: the clients the grid lists (the studio's, with at least one active SMART service)."""
+    return (Client.studio == studio_id) & with_smart_service()
+
+
+def filtered_clients(studio_id: int, state: GridState):
+    """Condition: the listed clients that match the grid's filters."""
+    condition = listed_clients(studio_id)
+    if state.codice:
+        if state.op == "uguale":
+            condition &= fn.LOWER(Client.code) == fn.LOWER(state.codice)
+        elif state.op == "inizia":
+            condition &= Client.code.startswith(state.codice)  # case-insensitive, wildcards literal
+        else:
+            condition &= client_search.code_contains(state.codice)
+    if state.stato_richiesta == "inviato":
+        condition &= Client.consent_requested_at.is_null(False)
+    elif state.stato_richiesta == "non_inviato":
+        condition &= Client.consent_requested_at.is_null()
+    if state.stato_risposta != "tutti":
+        condition &= Client.consent_answer == ANSWER_OF_STATE[state.stato_risposta]
+    return condition
+
+
+def _answer_rank():
+    # Alphabetical as the labels read: aderito, In attesa, non aderito; no answer has no rank.
+    return Case(
+        None,
+        [
+            (Client.consent_answer == CONSENT_GRANTED, 1),
+            (Client.consent_answer == CONSENT_PENDING, 2),
+            (Client.consent_answer == CONSENT_DECLINED, 3),
+        ],
+        None,
+    )
+
+
+def ordering(state: GridState) -> list:
+    """ORDER BY for the state's sort: empty values last in both directions, then by code."""
+    column = state.sort_column
+    if column == "codice":
+        return [Client.code.desc() if state.descending else Client.code.asc()]
+    key = {
+        "ragione_sociale": Client.name,
+        "stato_richiesta": Client.consent_requested_at.is_null(),  # Inviato before Non inviato
+        "data_richiesta": Client.consent_requested_at,
+        "stato_risposta": _answer_rank(),
+        "data_risposta": Client.consent_answered_at,
+    }[column]
+    primary = key.desc(nulls="LAST") if state.descending else key.asc(nulls="LAST")
+    return [primary, Client.code.asc()]
+
+
+def _selection_of(user_id: int):
+    return ConsentSelection.select(fn.COUNT(ConsentSelection.client)).where(
+        ConsentSelection.user == user_id
+    )
+
+
+@dataclass(frozen=True)
+class GridRow:
+    id: int
+    code: str
+    name: str
+    requested_at: object
+    answer: str | None
+    answered_at: object
+    selected: bool
+
+    @property
+    def request_label(self) -> str:
+        return "Inviato" if self.requested_at else "Non inviato"
+
+    @property
+    def answer_label(self) -> str:
+        return ANSWER_LABELS.get(self.answer, "")
+
+
+@dataclass(frozen=True)
+class GridPage:
+    state: GridState  # with the page number actually shown
+    rows: list
+    total: int  # clients matching the filters
+    selected: int  # clients in the admin's selection
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.state.per_pagina))
+
+    @property
+    def first_index(self) -> int:
+        return 0 if not self.rows else (self.state.pagina - 1) * self.state.per_pagina + 1
+
+    @property
+    def last_index(self) -> int:
+        return 0 if not self.rows else self.first_index + len(self.rows) - 1
+
+    @property
+    def all_rows_selected(self) -> bool:
+        return bool(self.rows) and all(row.selected for row in self.rows)
+
+    def page_numbers(self, around: int = 2) -> list:
+        """Page links to show: the first, the last, and those around the current one (None = gap)."""
+        current, last = self.state.pagina, self.pages
+        wanted = {1, last, *range(max(1, current - around), min(last, current + around) + 1)}
+        numbers, previous = [], 0
+        for number in sorted(wanted):
+            if number - previous > 1:
+                numbers.append(None)
+            numbers.append(number)
+            previous = number
+        return numbers
+
+
+def _rows_query(studio_id: int, user_id: int, state: GridState):
+    """The matching clients with the grid's columns, whether each is selected, the selection's size."""
+    selected = fn.EXISTS(
+        ConsentSelection.select(Value(1)).where(
+            (ConsentSelection.user == user_id) & (ConsentSelection.client == Client.id)
+        )
+    )
+    return Client.select(
+        Client.id,
+        Client.code,
+        Client.name,
+        Client.consent_requested_at,
+        Client.consent_answer,
+        Client.consent_answered_at,
+        selected.alias("selected"),
+        _selection_of(user_id).alias("selection_size"),
+    ).where(filtered_clients(studio_id, state))
+
+
+def _grid_rows(clients) -> tuple[list, int | None]:
+    rows, selection = [], None
+    for client in clients:
+        rows.append(
+            GridRow(
+                id=client.id,
+                code=client.code,
+                name=client.name,
+                requested_at=client.consent_requested_at,
+                answer=client.consent_answer,
+                answered_at=client.consent_answered_at,
+                selected=bool(client.selected),
+            )
+        )
+        selection = client.selection_size
+    return rows, selection
+
+
+def count_matching(studio_id: int, user_id: int, state: GridState) -> tuple[int, int]:
+    """How many clients match the filters, and how many the admin has selected (one statement).
+
+    Without a code filter the filters are consent groups, whose sizes the database
+    keeps: a handful of rows are read, not the studio's clients.
+    """
+    if state.codice:
+        query = Client.select(fn.COUNT(Client.id), _selection_of(user_id)).where(
+            filtered_clients(studio_id, state)
+        )
+    else:
+        requested = {"tutti": None, "inviato": True, "non_inviato": False}[state.stato_richiesta]
+        query = consent_tally.smart_clients_query(
+            studio_id, requested, ANSWER_OF_STATE.get(state.stato_risposta)
+        ).select_extend(_selection_of(user_id))
+    total, selection = query.tuples().get()
+    return int(total or 0), int(selection or 0)
+
+
+def load_page(studio_id: int, user_id: int, state: GridState) -> GridPage:
+    """The page of the grid the state asks for (a page past the end shows the last one).
+
+    At most two statements: the first page is read straight away, and counted
+    only when it is full or empty (otherwise its rows are the total); a later page
+    is counted first, so a page past the end is clamped before its rows are read,
+    and a page in the second half is read from the far end.
+    """
+    size = state.per_pagina
+    query = _rows_query(studio_id, user_id, state)
+    if state.pagina == 1:
+        rows, selection = _grid_rows(query.order_by(*ordering(state)).limit(size))
+        if rows and len(rows) < size:
+            return GridPage(state, rows, len(rows), selection)
+        total, selection = count_matching(studio_id, user_id, state)
+        return GridPage(state, rows, total, selection)
+    total, selection = count_matching(studio_id, user_id, state)
+    page = listing.make_page(total, state.pagina, size)
+    state = replace(state, pagina=page.number)
+    rows, _ = _grid_rows(listing.page_rows(query, ordering(state), page))
+    return GridPage(state, rows, total, selection)
+
+
+# --- the selection -----------------------------------------------------------------
+
+
+def _select_where(user_id: int, condition) -> None:
+    ConsentSelection.insert_from(
+        Client.select(Value(user_id), Client.id).where(condition),
+        fields=[ConsentSelection.user, ConsentSelection.client],
+    ).on_conflict_ignore().execute()
+
+
+def _page_ids(studio_id: int, state: GridState):
+    return (
+        Client.select(Client.id)
+        .where(filtered_clients(studio_id, state))
+        .order_by(*ordering(state))
+        .limit(state.per_pagina)
+        .offset((state.pagina - 1) * state.per_pagina)
+    )
+
+
+def select_clients(studio_id: int, user_id: int, client_ids) -> None:
+    """Add clients to the admin's selection (ids of other studios or without SMART are ignored)."""
+    with write_transaction():
+        _select_where(user_id, listed_clients(studio_id) & Client.id.in_(list(client_ids)))
+
+
+def unselect_clients(user_id: int, client_ids) -> None:
+    """Take clients out of the admin's selection."""
+    with write_transaction():
+        ConsentSelection.delete().where(
+            (ConsentSelection.user == user_id) & ConsentSelection.client.in_(list(client_ids))
+        ).execute()
+
+
+def select_page(studio_id: int, user_id: int, state: GridState) -> None:
+    """Tick every row of the page the state shows (one INSERT ... SELECT)."""
+    with write_transaction():
+        ids = _page_ids(studio_id, state)
+        _select_where(user_id, Client.id.in_(ids))
+
+
+def unselect_page(studio_id: int, user_id: int, state: GridState) -> None:
+    """Untick every row of the page the state shows (one DELETE)."""
+    with write_transaction():
+        ConsentSelection.delete().where(
+            (ConsentSelection.user == user_id)
+            & ConsentSelection.client.in_(_page_ids(studio_id, state))
+        ).execute()
+
+
+def select_matching(studio_id: int, user_id: int, state: GridState) -> None:
+    """Tick every client the filters match, on every page (one INSERT ... SELECT)."""
+    with write_transaction():
+        _select_where(user_id, filtered_clients(studio_id, state))
+
+
+def clear_selection(user_id: int) -> None:
+    """Empty the admin's selection."""
+    with write_transaction():
+        ConsentSelection.delete().where(ConsentSelection.user == user_id).execute()
