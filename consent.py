@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from peewee import SQL, Select, Value, fn
+from peewee import SQL, Case, Select, Value, fn
 
 from models import (
     CONSENT_DECLINED,
@@ -23,6 +23,8 @@ from models import (
     Client,
     ClientService,
     ConsentEvent,
+    ConsentSelection,
+    ConsentSending,
     ConsentText,
     User,
     is_sqlite,
@@ -94,6 +96,7 @@ def not_yet_consented():
 class SendResult:
     sent: int  # clients who got the request now
     already_consented: int  # chosen clients skipped because they had consented
+    repeated: bool = False  # the confirmation had already been carried out: nothing sent now
 
 
 def send_requests(
@@ -173,6 +176,85 @@ def _lock_clients(condition) -> int:
         return ids.count()
     locked = ids.order_by(Client.id).for_update()
     return Select([locked.alias("locked")], [fn.COUNT(SQL("*"))]).scalar(Client._meta.database)
+
+
+# --- sendings the admin confirms (the consent grid) ---------------------------------
+
+SEND_ALL, SEND_SELECTION = "all", "selection"
+
+
+def selected_by(user_id: int) -> Select:
+    """The ids of the clients an admin has ticked in the consent grid."""
+    return ConsentSelection.select(ConsentSelection.client).where(ConsentSelection.user == user_id)
+
+
+def recipients_of(studio_id: int, actor: User, mode: str) -> Select | None:
+    """The ``only`` of a sending in ``mode``: everyone (None) or the actor's selection."""
+    return selected_by(actor.id) if mode == SEND_SELECTION else None
+
+
+@dataclass(frozen=True)
+class Recipients:
+    will_receive: int  # clients who would get the request (never asked, pending or declined)
+    already_consented: int  # clients who would be skipped
+
+
+def count_recipients(studio_id: int, actor: User, mode: str) -> Recipients:
+    """How many clients a sending in ``mode`` would reach and skip, now (one statement)."""
+    scope = (Client.studio == studio_id) & with_smart_service()
+    only = recipients_of(studio_id, actor, mode)
+    if only is not None:
+        scope &= Client.id.in_(only)
+    consented = Case(None, [(Client.consent_answer == CONSENT_GRANTED, 1)], 0)
+    total, granted = Client.select(fn.COUNT(Client.id), fn.SUM(consented)).where(scope).tuples().get()
+    granted = int(granted or 0)
+    return Recipients(will_receive=int(total or 0) - granted, already_consented=granted)
+
+
+class SendingChanged(Exception):
+    """The clients a confirmed sending would reach are no longer as many as confirmed."""
+
+    def __init__(self, result: SendResult):
+        super().__init__(f"{result.sent} clients now, not the number confirmed")
+        self.result = result
+
+
+def send_confirmed(studio_id: int, actor: User, mode: str, key: str, confirmed: int,
+                   ip: str | None = None, user_agent: str | None = None) -> SendResult:
+    """Carry out a sending the admin confirmed: once per confirmation key, all or none.
+
+    The key is claimed first, in the same transaction: a second submission of the
+    same confirmation (double click, replay, two workers) finds it and sends
+    nothing. If the clients to reach are no longer the number the admin confirmed,
+    nothing is sent (``SendingChanged``). A sending to the selection empties it.
+    """
+    with write_transaction():
+        claimed = (
+            ConsentSending.insert(key=key, studio=studio_id, actor=actor.id, mode=mode)
+            .on_conflict_ignore()
+            .as_rowcount()
+            .execute()
+        )
+        if not claimed:
+            done = ConsentSending.get_or_none(
+                (ConsentSending.key == key) & (ConsentSending.studio == studio_id)
+            )
+            return SendResult(
+                sent=done.sent if done else 0,
+                already_consented=done.skipped if done else 0,
+                repeated=True,
+            )
+        result = send_requests(
+            studio_id, actor, recipients_of(studio_id, actor, mode), ip, user_agent
+        )
+        if result.sent != confirmed:
+            raise SendingChanged(result)  # rolls back the claim and the sending
+        ConsentSending.update(sent=result.sent, skipped=result.already_consented).where(
+            ConsentSending.key == key
+        ).execute()
+        if mode == SEND_SELECTION:
+            ConsentSelection.delete().where(ConsentSelection.user == actor.id).execute()
+    return result
 
 
 def _record(client: Client, actor: User, kind: str, answer: str, channel: str, condition,

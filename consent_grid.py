@@ -150,6 +150,21 @@ class GridState:
         return values
 
 
+def plural_article(count: int) -> str:
+    """The article before a number in "tutti gli 11 clienti", "tutti i 243 clienti"."""
+    digits = str(count)
+    # Read aloud, 8..., 11, 11 mila, 11 milioni start with a vowel: otto..., undici...
+    if digits.startswith("8") or (digits.startswith("11") and len(digits) in (2, 5, 8)):
+        return "gli"
+    return "i"
+
+
+def parse_id(raw) -> int | None:
+    """A row id from a form, or None if it is not a plausible one."""
+    value = _integer(raw)
+    return value if value is not None and 0 < value < 2**63 else None
+
+
 def _integer(raw) -> int | None:
     try:
         return int(str(raw).strip()) if raw is not None and len(str(raw)) <= 100 else None
@@ -407,6 +422,11 @@ def select_matching(studio_id: int, user_id: int, state: GridState) -> None:
     """Tick every client the filters match, on every page (one INSERT ... SELECT)."""
     with write_transaction():
         _select_where(user_id, filtered_clients(studio_id, state))
+
+
+def selection_size(user_id: int) -> int:
+    """How many clients the admin has selected."""
+    return _selection_of(user_id).scalar() or 0
 
 
 def clear_selection(user_id: int) -> None:

@@ -156,7 +156,7 @@
     const grid = document.getElementById("consent-grid");
     if (!grid) return;
     const wanted = grid.querySelector("[data-autofocus]");
-    if (wanted) { wanted.focus(); return; }
+    if (wanted) { wanted.removeAttribute("data-autofocus"); wanted.focus(); return; }
     if (!focusKey) return;
     const element = grid.querySelector(focusKey);
     if (element && document.activeElement !== element) {
@@ -175,4 +175,30 @@
       element.removeAttribute("id");
     });
   });
+})();
+
+// --- Consent history dialog (engineer "grid") ----------------------------------------
+// "Storico" swaps a client's history into the dialog; it opens as a modal, Esc or
+// Chiudi closes it and the browser returns focus to the "Storico" that opened it.
+(function () {
+  document.addEventListener("htmx:after:swap", function () {
+    const dialog = document.getElementById("consent-history-dialog");
+    const title = document.getElementById("consent-history-title");
+    if (!dialog || !title || !dialog.contains(title)) return;
+    if (!dialog.open) dialog.showModal();
+    title.focus();
+  });
+  document.addEventListener("click", function (event) {
+    const target = event.target;
+    if (!(target instanceof Element)) return;
+    const dialog = target.closest("dialog");
+    if (target.matches("[data-close-dialog]") && dialog) dialog.close();
+    else if (target === document.getElementById("consent-history-dialog")) target.close();  // backdrop
+  });
+  document.addEventListener("close", function (event) {
+    if (event.target && event.target.id === "consent-history-dialog") {
+      const content = document.getElementById("consent-history");
+      if (content) content.replaceChildren();
+    }
+  }, true);
 })();

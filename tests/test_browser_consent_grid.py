@@ -7,6 +7,7 @@ import os
 import pytest
 from playwright.sync_api import expect
 
+import consent
 import demo
 import models
 from models import Studio
@@ -130,3 +131,90 @@ def test_back_button_restores_the_filters_typed_before(browser_login, live_serve
     page.go_back()
     expect(page.get_by_label("Codice", exact=True)).to_have_value("")
     expect(page.locator(".grid-summary")).to_have_text("Elementi 1 - 10 di 11")
+
+
+def row(page, code):
+    return page.locator("#consent-grid tbody tr", has=page.locator("td.col-codice", has_text=code))
+
+
+def test_select_across_two_pages_then_send_to_exactly_those(browser_login, live_server):
+    with models.db.connection_context():
+        demo.add_synthetic_clients(Studio.get(Studio.code == "BPF103"), 20, demo.ensure_catalogue())
+        far = (models.Client.select(models.Client.code)
+               .where(models.Client.code.startswith("S") & consent.with_smart_service())
+               .order_by(models.Client.code.desc()).scalar())
+    page = open_grid(browser_login, live_server)
+    page.get_by_label("Seleziona 000120").check()
+    expect(page.locator(".selection-count")).to_have_text("1 cliente selezionato")
+    expect(page.get_by_label("Seleziona 000120")).to_be_focused()
+    page.get_by_role("link", name="Ultima pagina").click()
+    expect(row(page, far)).to_be_visible()
+    page.get_by_label(f"Seleziona {far}").check()
+    expect(page.locator(".selection-count")).to_have_text("2 clienti selezionati")
+    page.get_by_role("link", name="Pagina 1", exact=True).click()
+    expect(page.get_by_label("Seleziona 000120")).to_be_checked()
+    shot(page, "grid-selection")
+
+    page.get_by_role("link", name="Invia ai selezionati (2)").click()
+    panel = page.locator(".confirm-panel")
+    expect(panel).to_contain_text("La richiesta sarà inviata a 2 clienti della selezione.")
+    expect(panel.get_by_role("heading")).to_be_focused()
+    shot(page, "grid-confirm")
+    page.get_by_role("button", name="Conferma l'invio a 2 clienti").click()
+    expect(page.get_by_role("status").filter(has_text="Richieste di consenso")).to_have_text(
+        "Richieste di consenso: 2 inviate, 0 saltate perché hanno già acconsentito.")
+    expect(page.locator(".selection-count")).to_have_text("Nessun cliente selezionato")
+    shot(page, "grid-sent")
+    today = page.evaluate("new Date().toLocaleDateString('it-IT', {timeZone: 'Europe/Rome', day: '2-digit', month: '2-digit', year: 'numeric'})")
+    expect(row(page, "000120").locator("td.col-stato_richiesta")).to_have_text("Inviato")
+    expect(row(page, "000120").locator("td.col-data_richiesta")).to_contain_text(today)
+    expect(row(page, "000150").locator("td.col-stato_richiesta")).to_have_text("Non inviato")
+
+    page.get_by_label("Filtra per stato risposta").select_option("in_attesa")
+    expect(page.locator(".grid-summary")).to_have_text("Elementi 1 - 3 di 3")
+    sent_today = [code for code, date in zip(grid_codes(page), page.locator(
+        "#consent-grid tbody td.col-data_richiesta").all_inner_texts(), strict=True) if date.startswith(today)]
+    assert sorted(sent_today) == sorted(["000120", far])
+
+
+def test_send_to_all_skips_those_who_consented(browser_login, live_server):
+    page = open_grid(browser_login, live_server, "?per_pagina=25")
+    page.get_by_role("link", name="Invia a tutti").click()
+    panel = page.locator(".confirm-panel")
+    expect(panel).to_contain_text("La richiesta sarà inviata a 4 clienti")
+    expect(panel).to_contain_text("7 clienti hanno già acconsentito e non la riceveranno.")
+    page.get_by_role("button", name="Conferma l'invio a 4 clienti").click()
+    expect(page.get_by_role("status").filter(has_text="Richieste di consenso")).to_have_text(
+        "Richieste di consenso: 4 inviate, 7 saltate perché hanno già acconsentito.")
+    expect(page.locator(".confirm-panel")).to_have_count(0)
+    for code in ("000120", "000131", "000145", "000150"):
+        expect(row(page, code).locator("td.col-stato_risposta")).to_have_text("In attesa")
+    expect(row(page, "PINK").locator("td.col-data_richiesta")).to_have_text("18/06/2020 11:20")
+    expect(row(page, "PINK").locator("td.col-stato_risposta")).to_have_text("aderito")
+
+    page.get_by_role("link", name="Invia a tutti").click()
+    expect(page.locator(".confirm-panel")).to_contain_text("La richiesta sarà inviata a 4 clienti")
+    page.get_by_role("link", name="Annulla").click()
+    expect(page.locator(".confirm-panel")).to_have_count(0)
+
+
+def test_history_opens_in_place_and_closes_back_to_the_grid(browser_login, live_server):
+    page = open_grid(browser_login, live_server, "?codice=PINK")
+    page.evaluate("window.__notReloaded = true")
+    opener = page.get_by_role("link", name="Storico di PINK")
+    opener.click()
+    dialog = page.get_by_role("dialog", name="Storico del consenso · PINK")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("heading")).to_be_focused()
+    cells = dialog.locator("tbody tr").first.locator("td")
+    expect(cells.nth(1)).to_have_text("Consenso dato (aderito)")
+    expect(dialog.locator("tbody tr").nth(1).locator("td").nth(1)).to_have_text("Richiesta inviata")
+    shot(page, "grid-history")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(opener).to_be_focused()
+    page.get_by_role("link", name="Storico di PINK").click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    page.get_by_role("dialog").get_by_role("button", name="Chiudi").click()
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    assert page.evaluate("window.__notReloaded") is True

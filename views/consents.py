@@ -8,11 +8,38 @@ with the grid in place (htmx) or a redirect back to it.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, request, url_for
-from flask_login import current_user
+import re
+import secrets
+from dataclasses import dataclass
 
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    g,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+import consent
 import consent_grid
-from views import allow, render_page_or_fragment, wants_fragment
+import consent_history
+import italian
+from models import Client, Studio, utcnow
+from views import (
+    allow,
+    client_ip,
+    get_in_studio_or_404,
+    is_htmx,
+    redirect_to_url,
+    render_page_or_fragment,
+    user_agent,
+    wants_fragment,
+)
 
 bp = Blueprint("consents", __name__, url_prefix="/area-personale/consensi")
 
@@ -56,6 +83,7 @@ def render_grid(state: consent_grid.GridState, status: int = 200, message: str |
         grid=page, state=page.state, grid_url=grid_url, ops=consent_grid.OPS,
         request_states=consent_grid.REQUEST_STATES, answer_states=consent_grid.ANSWER_STATES,
         columns=consent_grid.COLUMNS, page_sizes=consent_grid.PAGE_SIZES,
+        plural=plural, plural_article=consent_grid.plural_article,
         message=message, level=level, intro=INTRO, back_url=back_url(), **context,
     )
     if request.method == "GET" and wants_fragment(GRID_ID):
@@ -68,3 +96,174 @@ def render_grid(state: consent_grid.GridState, status: int = 200, message: str |
 @allow("admin")
 def index():
     return render_grid(consent_grid.GridState.from_args(request.args))
+
+
+def _done(state, message: str, level: str = "success", status: int = 200, **context):
+    """Answer an action: the grid in place for htmx (or a refusal), else back to the grid's URL."""
+    if is_htmx() or status >= 400:
+        return render_grid(state, status=status, message=message, level=level, **context)
+    flash(message, level)
+    return redirect_to_url(grid_url(state))
+
+
+# --- the selection -------------------------------------------------------------------
+
+SELECTION_ACTIONS = ("aggiungi", "togli", "pagina_aggiungi", "pagina_togli", "filtrati", "annulla")
+
+
+@bp.post("/selezione")
+@allow("admin")
+def select():
+    """Change the admin's selection: one client, the page shown, every filtered client, or none."""
+    state = consent_grid.GridState.from_args(request.form)
+    action = request.form.get("azione")
+    studio_id, user_id = current_user.studio_id, current_user.id
+    message = None
+    if action in ("aggiungi", "togli"):
+        client_id = consent_grid.parse_id(request.form.get("cliente"))
+        if client_id is None:
+            return _done(state, "Cliente non valido.", "error", 400)
+        if action == "aggiungi":
+            consent_grid.select_clients(studio_id, user_id, [client_id])
+        else:
+            consent_grid.unselect_clients(user_id, [client_id])
+    elif action == "pagina_aggiungi":
+        consent_grid.select_page(studio_id, user_id, state)
+    elif action == "pagina_togli":
+        consent_grid.unselect_page(studio_id, user_id, state)
+    elif action == "filtrati":
+        consent_grid.select_matching(studio_id, user_id, state)
+        message = "Selezionati tutti i clienti che corrispondono ai filtri."
+    elif action == "annulla":
+        consent_grid.clear_selection(user_id)
+        message = "Selezione annullata."
+    else:
+        return _done(state, "Operazione non riconosciuta.", "error", 400)
+    if is_htmx():
+        return render_grid(state, message=message)
+    if message:
+        flash(message, "success")
+    return redirect_to_url(grid_url(state))
+
+
+# --- sending -------------------------------------------------------------------------
+
+MODES = {"tutti": consent.SEND_ALL, "selezione": consent.SEND_SELECTION}
+CONFIRMATION_MAX_AGE = 30 * 60  # seconds a confirmation stays valid
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """The in-page step before a sending: how many clients will get the request."""
+
+    mode: str  # "tutti" or "selezione"
+    will_receive: int
+    already_consented: int
+    token: str
+
+
+def _signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="consent-sending")
+
+
+def confirmation_for(mode: str) -> Confirmation:
+    """Count the sending's recipients now and issue its one-time, signed confirmation."""
+    recipients = consent.count_recipients(current_user.studio_id, current_user, MODES[mode])
+    token = _signer().dumps({
+        "key": secrets.token_hex(16),
+        "user": current_user.id,
+        "mode": mode,
+        "count": recipients.will_receive,
+    })
+    return Confirmation(mode, recipients.will_receive, recipients.already_consented, token)
+
+
+def plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def sent_message(result: consent.SendResult) -> str:
+    """What a sending did, as the admin reads it."""
+    sent = plural(result.sent, "inviata", "inviate")
+    if result.already_consented == 1:
+        skipped = "1 saltata perché ha già acconsentito"
+    else:
+        skipped = f"{result.already_consented} saltate perché hanno già acconsentito"
+    return f"Richieste di consenso: {sent}, {skipped}."
+
+
+@bp.route("/invio", methods=["GET", "POST"])
+@allow("admin")
+def send():
+    """GET: the confirmation stating how many clients will get the request. POST: send it."""
+    if request.method == "GET":
+        state = consent_grid.GridState.from_args(request.args)
+        mode = request.args.get("modo")
+        if mode not in MODES:
+            return render_grid(state, 400, "Modalità di invio non valida.", "error")
+        if mode == "selezione" and not consent_grid.selection_size(current_user.id):
+            return render_grid(state, 200, "Nessun cliente selezionato: spunta i clienti a cui "
+                               "inviare la richiesta, poi premi di nuovo Invia ai selezionati.",
+                               "warning")
+        return render_grid(state, confirmation=confirmation_for(mode))
+
+    state = consent_grid.GridState.from_args(request.form)
+    try:
+        claim = _signer().loads(request.form.get("token", ""), max_age=CONFIRMATION_MAX_AGE)
+    except BadSignature:  # also an expired one
+        claim = None
+    mode = request.form.get("modo")
+    if (
+        not isinstance(claim, dict)
+        or claim.get("user") != current_user.id
+        or claim.get("mode") != mode
+        or mode not in MODES
+    ):
+        return _done(state, "La conferma non è valida o è scaduta: nessuna richiesta è stata "
+                            "inviata. Ripeti l'invio.", "error", 400)
+    try:
+        result = consent.send_confirmed(
+            current_user.studio_id, current_user, MODES[mode], claim["key"], int(claim["count"]),
+            ip=client_ip(), user_agent=user_agent(),
+        )
+    except consent.SendingChanged:
+        return _done(
+            state,
+            "Nel frattempo i clienti da raggiungere sono cambiati: nessuna richiesta è stata "
+            "inviata. Controlla il nuovo numero e conferma di nuovo.",
+            "warning", 409, confirmation=confirmation_for(mode),
+        )
+    if result.repeated:
+        return _done(state, "Questo invio era già stato eseguito, non è stato ripetuto. "
+                            + sent_message(result), "info")
+    return _done(state, sent_message(result))
+
+
+# --- history and register ------------------------------------------------------------
+
+
+@bp.get("/<int:client_id>/storia")
+@allow("admin")
+def history(client_id: int):
+    """A client's consent history, newest first: in place in the grid's dialog, or as a page."""
+    client = get_in_studio_or_404(Client, client_id)
+    return render_page_or_fragment(
+        "consents/history.html", "consents/_history.html", "consent-history",
+        client=client, entries=consent_history.history_of(current_user.studio_id, client.id),
+        answer_labels=consent_grid.ANSWER_LABELS, grid_url=url_for("consents.index"),
+        in_dialog=wants_fragment("consent-history"),
+    )
+
+
+@bp.get("/registro.csv")
+@allow("admin")
+def register():
+    """The studio's consent register as CSV (for Excel), streamed as it is read."""
+    studio = Studio.get_by_id(current_user.studio_id)
+    day = italian.to_rome(utcnow()).strftime("%Y-%m-%d")
+    filename = f"registro-consensi-{re.sub(r'[^A-Za-z0-9_-]', '', studio.code)}-{day}.csv"
+    return Response(
+        stream_with_context(consent_history.register_csv(studio.id)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
