@@ -108,9 +108,6 @@ def _done(state, message: str, level: str = "success", status: int = 200, **cont
 
 # --- the selection -------------------------------------------------------------------
 
-SELECTION_ACTIONS = ("aggiungi", "togli", "pagina_aggiungi", "pagina_togli", "filtrati", "annulla")
-
-
 @bp.post("/selezione")
 @allow("admin")
 def select():
@@ -133,7 +130,8 @@ def select():
         consent_grid.unselect_page(studio_id, user_id, state)
     elif action == "filtrati":
         consent_grid.select_matching(studio_id, user_id, state)
-        message = "Selezionati tutti i clienti che corrispondono ai filtri."
+        message = ("Selezionati tutti i clienti che corrispondono ai filtri." if state.is_filtered
+                   else "Selezionati tutti i clienti dell'elenco.")
     elif action == "annulla":
         consent_grid.clear_selection(user_id)
         message = "Selezione annullata."
