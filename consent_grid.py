@@ -388,6 +388,11 @@ def _page_ids(studio_id: int, state: GridState):
     )
 
 
+def is_listed(studio_id: int, client_id: int) -> bool:
+    """Tell whether the client is one the grid lists for this studio."""
+    return Client.select(Value(1)).where(listed_clients(studio_id) & (Client.id == client_id)).exists()
+
+
 def select_clients(studio_id: int, user_id: int, client_ids) -> None:
     """Add clients to the admin's selection (ids of other studios or without SMART are ignored)."""
     with write_transaction():

@@ -169,7 +169,8 @@ def test_forged_ids_never_enter_a_selection(app, username, code):
     user = login_as(app, username)
     studio = "ALT001" if code.startswith("ALT") else "BPF103"
     response = post_select(user, "aggiungi", client_id(code, studio))
-    assert response.status_code == 200
+    assert response.status_code == 404
+    assert "Cliente non trovato." in visible_text(parse(response).select_one(".message-error"))
     assert selected_codes(username) == []
 
 

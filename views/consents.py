@@ -19,7 +19,6 @@ from flask import (
     flash,
     g,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_login import current_user
@@ -29,6 +28,7 @@ import consent
 import consent_grid
 import consent_history
 import italian
+import models
 from models import Client, Studio, utcnow
 from views import (
     allow,
@@ -120,6 +120,8 @@ def select():
         client_id = consent_grid.parse_id(request.form.get("cliente"))
         if client_id is None:
             return _done(state, "Cliente non valido.", "error", 400)
+        if not consent_grid.is_listed(studio_id, client_id):
+            return _done(state, "Cliente non trovato.", "error", 404)
         if action == "aggiungi":
             consent_grid.select_clients(studio_id, user_id, [client_id])
         else:
@@ -261,7 +263,22 @@ def register():
     day = italian.to_rome(utcnow()).strftime("%Y-%m-%d")
     filename = f"registro-consensi-{re.sub(r'[^A-Za-z0-9_-]', '', studio.code)}-{day}.csv"
     return Response(
-        stream_with_context(consent_history.register_csv(studio.id)),
+        _on_own_connection(consent_history.register_csv(studio.id)),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def _on_own_connection(pieces):
+    """Stream ``pieces`` on a database connection of their own.
+
+    The body is sent after the request has ended (and returned its connection), so
+    the generator takes one when it starts and gives it back when it ends or is
+    dropped; a body never read opens nothing.
+    """
+    opened = models.db.connect(reuse_if_open=True)
+    try:
+        yield from pieces
+    finally:
+        if opened and not models.db.is_closed():
+            models.db.close()
