@@ -214,9 +214,13 @@ def test_send_to_selection_without_selection_explains_what_to_do(admin):
     assert "Nessun cliente selezionato" in visible_text(page.select_one(".message-warning"))
 
 
-def test_unknown_mode_is_refused(admin):
-    response = admin.get(SEND_URL + "?modo=tutti-gli-studi", headers=GRID)
-    assert response.status_code == 400
+@pytest.mark.parametrize("query", ["?modo=tutti-gli-studi", "", "?modo="])
+def test_an_unknown_mode_shows_the_grid_with_a_word_on_how_to_send(admin, query):
+    response = admin.get(SEND_URL + query, headers=GRID)
+    assert response.status_code == 200
+    page = parse(response)
+    assert page.select_one(".confirm-panel") is None
+    assert "Scegli come inviare la richiesta" in visible_text(page.select_one(".message-warning"))
 
 
 # --- sending -------------------------------------------------------------------------

@@ -199,8 +199,9 @@ def send():
     if request.method == "GET":
         state = consent_grid.GridState.from_args(request.args)
         mode = request.args.get("modo")
-        if mode not in MODES:
-            return render_grid(state, 400, "Modalità di invio non valida.", "error")
+        if mode not in MODES:  # the grid, with a word on how to send
+            return render_grid(state, 200, "Scegli come inviare la richiesta: a tutti i clienti "
+                               "oppure ai clienti selezionati.", "warning")
         if mode == "selezione" and not consent_grid.selection_size(current_user.id):
             return render_grid(state, 200, "Nessun cliente selezionato: spunta i clienti a cui "
                                "inviare la richiesta, poi premi di nuovo Invia ai selezionati.",
