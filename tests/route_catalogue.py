@@ -196,18 +196,16 @@ OBJECT_ROUTES = {
         "no_owner": "the stand-in of an external service, answering by token only "
                     "(test_smart_handoff.py)",
     },
-    "consents.history": {},  # BRIEF contract: /area-personale/consensi/<int:client_id>/storia
+    "consents.history": {},
     "consents.select": {"fields": {"cliente": "client"}, "extra": {"azione": "aggiungi"}},
 }
-# Routes promised by the BRIEF's contracts and listed above before they land.
-PLANNED_ROUTES = {"consents.history", "consents.select"}
 
 # Fields read by views that name no object (a search text, a flag, a page number...).
 NOT_OBJECT_FIELDS = {
     "q", "pagina", "per_pagina", "mostra", "attivo", "azione", "next", "username",
     "password", "display_name", "repeat_password", "current_password", "new_password",
     "tipo", "enabled", "url", "token", "codice", "utente", "esito",
-    # the consent grid's query string (BRIEF contract) and the client's answers
+    # the consent grid's query string and the client's answers
     "op", "stato_richiesta", "stato_risposta", "ordina", "risposta", "autorizzo", "modo",
 }
 

@@ -36,7 +36,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ACTORS = {"admin": "admin", "operator": "operatore2", "client": "000088", "public": None}
 # Routes that take no input, or whose input only ends the caller's own session.
 SKIPPED = {"auth.logout"}
-# The grid's contract (BRIEF), sent to every route: views must ignore what they don't read.
+# The grid's query string, sent to every route: views must ignore what they don't read.
 CONTRACT_FIELDS = {"codice", "op", "stato_richiesta", "stato_risposta", "ordina", "pagina",
                    "per_pagina", "next", "q"}
 

@@ -1,6 +1,7 @@
 """The SMART story of issue 5 in Chromium: switch, tile, hand-off, revocation, forged URLs."""
 
 import os
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -125,7 +126,7 @@ def test_operator_reaches_consenting_clients_only_and_every_attempt_is_logged(
     page.get_by_role("link", name="Accessi ai Servizi SMART").click()
     page.get_by_label("Esito").select_option("negato")
     expect(page.locator("#access-log tbody tr")).to_have_count(2)
-    assert "esito=negato" in page.url
+    expect(page).to_have_url(re.compile(r"esito=negato"))
     page.get_by_label("Utente").fill("operatore2")
     expect(page.locator("#access-log tbody tr")).to_have_count(1)
     expect(page.locator("#access-log tbody tr")).to_contain_text("Non gestisci questo cliente.")
