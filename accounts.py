@@ -15,7 +15,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from models import Client, Studio, User, UserSession, utcnow, write_transaction
+from models import Client, Prepared, Studio, User, UserSession, utcnow, write_transaction
 
 # OWASP Password Storage Cheat Sheet minimum for argon2id: m=19 MiB, t=2, p=1.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
@@ -116,16 +116,20 @@ def start_session(user: User, ip: str | None, user_agent: str | None) -> str:
     return token
 
 
+# Read on every request: its SQL is written once (models.Prepared).
+_SESSION_WITH_USER = Prepared(
+    lambda _shape, token_hash: UserSession.select(UserSession, User)
+    .join(User)
+    .where(UserSession.token_hash == token_hash)
+    .limit(1)
+)
+
+
 def load_session_user(token: str, idle_timeout: dt.timedelta, absolute_timeout: dt.timedelta):
     """Return the active user of a live session token, or None; expired sessions are ended."""
     if not token or len(token) > 100:
         return None
-    row = (
-        UserSession.select(UserSession, User)
-        .join(User)
-        .where(UserSession.token_hash == _token_hash(token))
-        .first()
-    )
+    row = next(iter(_SESSION_WITH_USER(None, token_hash=_token_hash(token))), None)
     if row is None:
         return None
     now = utcnow()

@@ -12,7 +12,7 @@ one count only when the page does not already tell the total (a full page, or a
 page past the end). Without a code filter the count is read from the counts the
 database keeps per consent group (``consent_tally``), not by scanning clients;
 "Contiene" uses the trigram index (``client_search``); a page in the second half
-is read from the far end (``listing.page_rows``).
+is read from the far end (``listing.window``).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from models import (
     CONSENT_PENDING,
     Client,
     ConsentSelection,
+    Prepared,
     write_transaction,
 )
 
@@ -137,8 +138,8 @@ class GridState:
 
     def query_args(self, **changes) -> dict:
         """The state as query-string values, defaults left out (so URLs stay short and canonical)."""
-        state = replace(self, **changes)
-        defaults = GridState()
+        state = replace(self, **changes) if changes else self
+        defaults = _DEFAULT_STATE
         values = {}
         for name in ("codice", "op", "stato_richiesta", "stato_risposta", "ordina", "pagina",
                      "per_pagina"):
@@ -148,6 +149,9 @@ class GridState:
         if not state.codice:
             values.pop("op", None)  # an operator without text filters nothing
         return values
+
+
+_DEFAULT_STATE = GridState()
 
 
 def plural_article(count: int) -> str:
@@ -305,24 +309,65 @@ def _rows_query(studio_id: int, user_id: int, state: GridState):
         Client.consent_answered_at,
         selected.alias("selected"),
         _selection_of(user_id).alias("selection_size"),
-    ).where(filtered_clients(studio_id, state))
+    ).where(filtered_clients(studio_id, state)).tuples()
+
+
+def _window_query(shape, studio_id: int, user_id: int, limit: int, offset: int):
+    state, from_end = shape
+    return (
+        _rows_query(studio_id, user_id, state)
+        .order_by(*listing.window_ordering(ordering(state), from_end))
+        .limit(limit)
+        .offset(offset)
+    )
+
+
+def _count_query(shape, studio_id: int, user_id: int):
+    state = shape
+    if state.codice:
+        return Client.select(fn.COUNT(Client.id), _selection_of(user_id)).where(
+            filtered_clients(studio_id, state)
+        ).tuples()
+    requested = {"tutti": None, "inviato": True, "non_inviato": False}[state.stato_richiesta]
+    return consent_tally.smart_clients_query(
+        studio_id, requested, ANSWER_OF_STATE.get(state.stato_risposta)
+    ).select_extend(_selection_of(user_id)).tuples()
+
+
+# Read at every keystroke in the filters: their SQL is written once per shape. A code
+# filter's text is rewritten (LIKE escapes, the trigram index) before it reaches the
+# SQL, so with one the queries are written each time.
+_PREPARED_WINDOW = Prepared(_window_query)
+_PREPARED_COUNT = Prepared(_count_query)
+
+
+def _shape(state: GridState) -> GridState:
+    """What of the state changes the SQL (not the page, nor the page size: values)."""
+    return replace(state, pagina=1, per_pagina=listing.PAGE_SIZES[0], corrected=())
+
+
+def _read(prepared: Prepared, shape, state: GridState, **params):
+    if state.codice:
+        return prepared.build(shape, **params)
+    return prepared(shape, **params)
 
 
 def _grid_rows(clients) -> tuple[list, int | None]:
+    """Rows as plain tuples (no model instances: ten rows are read on every keystroke)."""
     rows, selection = [], None
-    for client in clients:
-        rows.append(
-            GridRow(
-                id=client.id,
-                code=client.code,
-                name=client.name,
-                requested_at=client.consent_requested_at,
-                answer=client.consent_answer,
-                answered_at=client.consent_answered_at,
-                selected=bool(client.selected),
-            )
-        )
-        selection = client.selection_size
+    for *columns, selected, size in clients:
+        rows.append(GridRow(*columns, selected=bool(selected)))
+        selection = size
+    return rows, selection
+
+
+def _window_rows(studio_id: int, user_id: int, state: GridState, place: listing.Window):
+    rows, selection = _grid_rows(_read(
+        _PREPARED_WINDOW, (_shape(state), place.from_end), state,
+        studio_id=studio_id, user_id=user_id, limit=place.limit, offset=place.offset,
+    ))
+    if place.from_end:
+        rows.reverse()
     return rows, selection
 
 
@@ -332,16 +377,8 @@ def count_matching(studio_id: int, user_id: int, state: GridState) -> tuple[int,
     Without a code filter the filters are consent groups, whose sizes the database
     keeps: a handful of rows are read, not the studio's clients.
     """
-    if state.codice:
-        query = Client.select(fn.COUNT(Client.id), _selection_of(user_id)).where(
-            filtered_clients(studio_id, state)
-        )
-    else:
-        requested = {"tutti": None, "inviato": True, "non_inviato": False}[state.stato_richiesta]
-        query = consent_tally.smart_clients_query(
-            studio_id, requested, ANSWER_OF_STATE.get(state.stato_risposta)
-        ).select_extend(_selection_of(user_id))
-    total, selection = query.tuples().get()
+    cursor = _read(_PREPARED_COUNT, _shape(state), state, studio_id=studio_id, user_id=user_id)
+    total, selection = next(iter(cursor))
     return int(total or 0), int(selection or 0)
 
 
@@ -354,9 +391,8 @@ def load_page(studio_id: int, user_id: int, state: GridState) -> GridPage:
     and a page in the second half is read from the far end.
     """
     size = state.per_pagina
-    query = _rows_query(studio_id, user_id, state)
     if state.pagina == 1:
-        rows, selection = _grid_rows(query.order_by(*ordering(state)).limit(size))
+        rows, selection = _window_rows(studio_id, user_id, state, listing.Window(False, size, 0))
         if rows and len(rows) < size:
             return GridPage(state, rows, len(rows), selection)
         total, selection = count_matching(studio_id, user_id, state)
@@ -364,7 +400,9 @@ def load_page(studio_id: int, user_id: int, state: GridState) -> GridPage:
     total, selection = count_matching(studio_id, user_id, state)
     page = listing.make_page(total, state.pagina, size)
     state = replace(state, pagina=page.number)
-    rows, _ = _grid_rows(listing.page_rows(query, ordering(state), page))
+    rows = []
+    if total:
+        rows, _ = _window_rows(studio_id, user_id, state, listing.window(page))
     return GridPage(state, rows, total, selection)
 
 

@@ -85,22 +85,39 @@ def reversed_ordering(ordering):
     return Ordering(ordering.node, direction, collation=ordering.collation, nulls=nulls)
 
 
-def page_rows(query, ordering: list, page: Page) -> list:
-    """The rows of ``page`` of ``query`` sorted by ``ordering`` (which must end with a unique key).
+@dataclass(frozen=True)
+class Window:
+    """How to read a page's rows: LIMIT and OFFSET, and whether from the far end."""
+    from_end: bool
+    limit: int
+    offset: int
+
+
+def window(page: Page) -> Window:
+    """Where ``page``'s rows lie, read from the nearer end.
 
     A database reads and skips every row before an OFFSET, so a page in the second
     half is read from the other end: the same rows in reverse order with the
     smaller offset, then turned round. The last page costs what the first does.
     """
-    if page.total == 0:
-        return []
     before, after = page.offset, page.total - page.last_index
     if before <= after:
-        return list(query.order_by(*ordering).limit(page.size).offset(before))
-    rows = list(
-        query.order_by(*[reversed_ordering(term) for term in ordering])
-        .limit(page.last_index - page.offset)
-        .offset(after)
-    )
-    rows.reverse()
+        return Window(False, page.size, before)
+    return Window(True, page.last_index - page.offset, after)
+
+
+def window_ordering(ordering: list, from_end: bool) -> list:
+    """The ORDER BY that reads a window: ``ordering``, or its reverse from the far end."""
+    return [reversed_ordering(term) for term in ordering] if from_end else list(ordering)
+
+
+def page_rows(query, ordering: list, page: Page) -> list:
+    """The rows of ``page`` of ``query`` sorted by ``ordering`` (which must end with a unique key)."""
+    if page.total == 0:
+        return []
+    place = window(page)
+    rows = list(query.order_by(*window_ordering(ordering, place.from_end))
+                .limit(place.limit).offset(place.offset))
+    if place.from_end:
+        rows.reverse()
     return rows

@@ -97,6 +97,61 @@ def write_transaction():
             yield
 
 
+class Prepared:
+    """A read query whose SQL is written once per shape and dialect; each run binds values.
+
+    peewee writes a query's SQL anew at every execution, and on the requests made at
+    every keystroke (the session's user, the consent grid) writing it costs more than
+    running it. ``build(**params)`` returns the query for one *shape* (what changes its
+    SQL: a sort, a filter's presence); every value that varies between runs of that
+    shape must be one of ``params``, used as a plain value (int or str) and not
+    transformed in Python, so it lands unchanged among the statement's parameters.
+
+    The SQL is written by running ``build`` once with stand-in values and finding where
+    each stand-in lands; a run then only binds the real values and wraps the cursor the
+    way peewee would (models, tuples...).
+    """
+
+    def __init__(self, build):
+        self.build = build
+        self._compiled: dict = {}
+
+    def __call__(self, shape, **params):
+        key = (type(db.obj), shape)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compiled[key] = self._compile(shape, params)
+        query, sql, slots = compiled
+        values = [params[slot[1]] if slot[0] else slot[1] for slot in slots]
+        return query._get_cursor_wrapper(db.execute_sql(sql, values))
+
+    def _compile(self, shape, params):
+        stand_ins = {}
+        for index, (name, value) in enumerate(sorted(params.items())):
+            if type(value) is int:
+                stand_ins[name] = -7_340_000_000_000 - index
+            elif type(value) is str:
+                stand_ins[name] = f"\x00prepared-{index}\x00"
+            else:
+                raise TypeError(f"Prepared: {name} must be int or str, not {type(value).__name__}")
+        query = self.build(shape, **stand_ins)
+        sql, values = query.sql()
+        by_value = {value: name for name, value in stand_ins.items()}
+        slots = [(True, by_value[v]) if _hashable(v) and v in by_value else (False, v) for v in values]
+        unplaced = set(stand_ins) - {slot[1] for slot in slots if slot[0]}
+        if unplaced:
+            raise ValueError(f"Prepared: {sorted(unplaced)} changed on the way into the SQL")
+        return query, sql, slots
+
+
+def _hashable(value) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
 class BaseModel(Model):
     class Meta:
         database = db

@@ -101,6 +101,17 @@ def render_page_or_fragment(page: str, fragment: str, target_id: str, status: in
     return response
 
 
+def url_for_each(endpoint: str, argument: str):
+    """``id -> URL`` of ``endpoint`` for the rows of a list, with url_for's work done once.
+
+    A page linking each of its rows to the same route would otherwise build the route
+    once per row; here the URL is built once around a stand-in id.
+    """
+    stand_in = 2_147_483_646  # fits the bounded <int:> converter, and no real path has it
+    prefix, _, suffix = url_for(endpoint, **{argument: stand_in}).partition(str(stand_in))
+    return lambda value: f"{prefix}{int(value)}{suffix}"
+
+
 def redirect_to_url(url: str):
     """Redirect, as ``HX-Redirect`` for htmx requests so no page lands inside a fragment."""
     if is_htmx():

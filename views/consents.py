@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
@@ -37,9 +38,13 @@ from views import (
     is_htmx,
     redirect_to_url,
     render_page_or_fragment,
+    url_for_each,
     user_agent,
     wants_fragment,
 )
+
+# What werkzeug's url_for leaves unescaped in a query string, so both write the same URL.
+URL_SAFE = "!$'()*,/:;?@"
 
 bp = Blueprint("consents", __name__, url_prefix="/area-personale/consensi")
 
@@ -69,7 +74,11 @@ def back_url() -> str:
 
 
 def grid_url(state: consent_grid.GridState, **changes) -> str:
-    return url_for("consents.index", **state.query_args(**changes))
+    """The grid's URL for ``state`` (a page renders a dozen: the path is built once per request)."""
+    if "grid_path" not in g:
+        g.grid_path = url_for("consents.index")
+    query = urlencode(state.query_args(**changes), safe=URL_SAFE)
+    return f"{g.grid_path}?{query}" if query else g.grid_path
 
 
 def render_grid(state: consent_grid.GridState, status: int = 200, message: str | None = None,
@@ -84,7 +93,8 @@ def render_grid(state: consent_grid.GridState, status: int = 200, message: str |
         request_states=consent_grid.REQUEST_STATES, answer_states=consent_grid.ANSWER_STATES,
         columns=consent_grid.COLUMNS, page_sizes=consent_grid.PAGE_SIZES,
         plural=plural, plural_article=consent_grid.plural_article,
-        message=message, level=level, intro=INTRO, back_url=back_url(), **context,
+        message=message, level=level, intro=INTRO, back_url=back_url(),
+        history_url_of=url_for_each("consents.history", "client_id"), **context,
     )
     if request.method == "GET" and wants_fragment(GRID_ID):
         # The address bar shows the grid as it is (defaults left out, the page actually shown).
