@@ -253,7 +253,11 @@ def error_response(status: int, message: str | None = None):
 
 def _init_error_pages(app: Flask) -> None:
     @app.errorhandler(CSRFError)
-    def csrf_error(_error):
+    def csrf_error(error):
+        audit.record_safely("csrf_refused", method=request.method, path=request.path,
+                            endpoint=request.endpoint,
+                            reason="token mancante" if "missing" in str(error.description)
+                            else "token non valido o scaduto")
         return error_response(
             400,
             "La sessione è scaduta o la pagina non è più valida: ricarica la pagina e riprova.",

@@ -13,6 +13,8 @@ from tests.conftest import chromium_executable  # noqa: E402
 BASE = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000"
 SHOTS = [
     ("admin", "/", "docs/screenshot-admin-home.png"),
+    ("admin", "/area-personale/consensi", "docs/screenshot-consent-grid.png"),
+    ("000131", "/", "docs/screenshot-client-modal.png"),  # a request waits: the modal opens
 ]
 
 
@@ -29,7 +31,9 @@ def main():
             page.get_by_label("Password").fill("demo")
             page.get_by_role("button", name="Accedi").click()
             page.wait_for_url(BASE + "/")
-            page.goto(BASE + path)
+            if path != "/":
+                page.goto(BASE + path)
+            page.wait_for_load_state("networkidle")
             page.screenshot(path=output, full_page=False)
             page.close()
         browser.close()

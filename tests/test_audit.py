@@ -134,3 +134,56 @@ def test_changes_of_settings_are_recorded(app):
             {"option": "publication_link_url", "value": "https://documenti.example/cerca"},
         ]
         assert all(e.username == "admin" and e.ip == "127.0.0.1" for e in events)
+
+
+def foreign_ids():
+    with models.db.connection_context():
+        pink = models.Client.get(models.Client.code == "PINK")
+        operator = models.User.get(models.User.username == "operatore1")
+        return pink.id, operator.id
+
+
+def test_reaching_for_another_studios_objects_is_a_404_and_is_recorded(app):
+    pink_id, operator_id = foreign_ids()
+    intruder = login_as(app, "admin.alt")
+    assert intruder.get(f"/area-personale/consensi/{pink_id}/storia").status_code == 404
+    assert intruder.get(f"/area-personale/operatori/{operator_id}/clienti").status_code == 404
+    response = intruder.post("/area-personale/consensi/selezione",
+                             data={"azione": "aggiungi", "cliente": str(pink_id)})
+    assert response.status_code == 404
+    # An id that exists nowhere is the same 404, and nothing to record.
+    assert intruder.get("/area-personale/consensi/999999/storia").status_code == 404
+    with models.db.connection_context():
+        events = list(AuditEvent.select().where(AuditEvent.kind == "access_denied")
+                      .order_by(AuditEvent.id))
+        assert [audit.details_of(e)["path"] for e in events] == [
+            f"/area-personale/consensi/{pink_id}/storia",
+            f"/area-personale/operatori/{operator_id}/clienti",
+            "/area-personale/consensi/selezione",
+        ]
+        assert {e.actor.username for e in events} == {"admin.alt"}
+        assert {e.studio.code for e in events} == {"ALT001"}
+        assert {audit.details_of(e)["reason"] for e in events} == {"oggetto di un altro studio"}
+    page = parse(login_as(app, "admin.alt").get("/area-personale/registro-attivita"))
+    assert "motivo: oggetto di un altro studio" in visible_text(page)
+
+
+def test_a_request_refused_for_its_csrf_token_is_recorded(database_url):
+    from conftest import make_test_app
+    from route_catalogue import login_with_csrf
+
+    import demo
+
+    app = make_test_app(database_url, WTF_CSRF_ENABLED=True)
+    with models.db.connection_context():
+        demo.seed(password="demo")
+    admin = login_with_csrf(app, "admin")
+    response = admin.post("/area-personale/configurazioni-varie/read_receipts",
+                          data={"enabled": "1"})
+    assert response.status_code == 400
+    with models.db.connection_context():
+        event = AuditEvent.get(AuditEvent.kind == "csrf_refused")
+        assert event.actor.username == "admin"
+        assert audit.details_of(event)["reason"] == "token mancante"
+        assert audit.details_of(event)["path"] == "/area-personale/configurazioni-varie/read_receipts"
+    models.db.close_all()

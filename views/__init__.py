@@ -6,6 +6,8 @@ or ``@allow(role, ...)``; ``enforce_access_policy`` runs before every request.
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from flask import (
     abort,
     current_app,
@@ -16,6 +18,8 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+
+import audit as audit_log  # the module; views.audit is the admin's page
 
 PUBLIC = "public"
 ANY_ROLE = ("admin", "operator", "client")
@@ -147,6 +151,25 @@ def get_in_studio_or_404(model, object_id):
         abort(404)
     row = model.get_or_none((model.id == object_id) & (model.studio == current_user.studio_id))
     if row is None:
-        abort(404)
+        not_found(model, object_id)
     return row
+
+
+def not_found(model, object_id) -> NoReturn:
+    """404 for an id not in the user's studio (audited if another studio has it)."""
+    audit_if_foreign(model, object_id)
+    abort(404)
+
+
+def audit_if_foreign(model, object_id) -> None:
+    """Record an attempt at another studio's object: an id that exists, but not in this studio.
+
+    The user's answer is the same as for an id that does not exist, so nobody learns
+    which ids exist elsewhere; the attempt shows in the Registro attività.
+    """
+    if isinstance(object_id, int) and 0 < object_id < 2**31 and model.select().where(
+        (model.id == object_id) & (model.studio != current_user.studio_id)
+    ).exists():
+        audit_log.record_safely("access_denied", method=request.method, path=request.path,
+                            endpoint=request.endpoint, reason="oggetto di un altro studio")
 

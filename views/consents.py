@@ -33,6 +33,7 @@ import models
 from models import Client, Studio, utcnow
 from views import (
     allow,
+    audit_if_foreign,
     client_ip,
     get_in_studio_or_404,
     is_htmx,
@@ -131,6 +132,7 @@ def select():
         if client_id is None:
             return _done(state, "Cliente non valido.", "error", 400)
         if not consent_grid.is_listed(studio_id, client_id):
+            audit_if_foreign(Client, client_id)
             return _done(state, "Cliente non trovato.", "error", 404)
         if action == "aggiungi":
             consent_grid.select_clients(studio_id, user_id, [client_id])

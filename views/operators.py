@@ -12,8 +12,8 @@ from flask_login import current_user
 import audit
 import listing
 import operator_clients
-from models import write_transaction
-from views import allow, is_htmx, redirect_to_url, render_page_or_fragment
+from models import User, write_transaction
+from views import allow, is_htmx, not_found, redirect_to_url, render_page_or_fragment
 
 bp = Blueprint("operators", __name__, url_prefix="/area-personale/operatori")
 
@@ -21,7 +21,7 @@ bp = Blueprint("operators", __name__, url_prefix="/area-personale/operatori")
 def _operator_or_404(operator_id):
     operator = operator_clients.get_operator(current_user.studio_id, operator_id)
     if operator is None:
-        abort(404)
+        not_found(User, operator_id)
     return operator
 
 
