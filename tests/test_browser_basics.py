@@ -63,3 +63,15 @@ def test_a_phone_wide_screen_never_scrolls_the_page_sideways(browser_login, live
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     # wide tables scroll inside their own box; the page itself stays as wide as the phone
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_each_filter_label_stays_beside_its_field(browser_login, live_server):
+    page = browser_login("admin")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(live_server.url + "/area-personale/accessi-smart")
+    for label in ("Codice cliente", "Utente", "Esito", "Elem. pag."):
+        text = page.locator("form.smart-search label", has_text=label).bounding_box()
+        field = page.get_by_label(label, exact=True).bounding_box()
+        # same line, field right after its label (before: "Esito" ended a line, its select began the next)
+        assert field["y"] <= text["y"] + text["height"] / 2 <= field["y"] + field["height"], label
+        assert 0 <= field["x"] - (text["x"] + text["width"]) < 20, label
