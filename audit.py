@@ -15,6 +15,7 @@ import logging
 from flask import has_request_context, request
 from flask_login import current_user
 
+import studio_settings
 from models import AuditEvent, User, utcnow
 
 log = logging.getLogger("portal.audit")
@@ -118,8 +119,18 @@ def describe(event: AuditEvent) -> list[str]:
             value = "sì" if value else "no"
         elif value is None or value == "":
             value = "—"
+        elif key == "option":
+            value = option_name(value)
         parts.append(f"{DETAIL_LABELS.get(key, key)}: {value}")
     return parts
+
+
+def option_name(field) -> str:
+    """Name a studio option as Configurazioni varie shows it, not by its column."""
+    if field == studio_settings.LINK_FIELD:
+        return "Link nella mail di notifica"
+    option = studio_settings.SWITCHES.get(field)
+    return f"«{option.label.rstrip('.')}»" if option else str(field)
 
 
 def details_of(event: AuditEvent) -> dict:

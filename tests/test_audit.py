@@ -187,3 +187,17 @@ def test_a_request_refused_for_its_csrf_token_is_recorded(database_url):
         assert audit.details_of(event)["reason"] == "token mancante"
         assert audit.details_of(event)["path"] == "/area-personale/configurazioni-varie/read_receipts"
     models.db.close_all()
+
+
+def test_changed_options_are_named_as_the_admin_sees_them_in_configurazioni_varie(app):
+    admin = login_as(app, "admin")
+    base = "/area-personale/configurazioni-varie"
+    assert admin.post(f"{base}/templates_enabled", data={"enabled": ["0", "1"]}).status_code == 302
+    assert admin.post(f"{base}/publication_link_url",
+                      data={"url": "https://documenti.example/cerca"}).status_code == 302
+    page = parse(admin.get("/area-personale/registro-attivita?tipo=settings_changed"))
+    details = [row[4] for row in audit_rows(page)]
+    assert details == [
+        "opzione: Link nella mail di notifica valore: https://documenti.example/cerca",
+        "opzione: «Abilita creazione modelli/sottomodelli» valore: sì",
+    ]

@@ -50,3 +50,28 @@ def test_change_password_swaps_the_form_in_place(browser_login, live_server):
     page.get_by_role("button", name="Salva").click()
     expect(page.get_by_role("status")).to_have_text("Password modificata.")
     assert page.evaluate("window.__notReloaded") is True  # swapped by htmx, no page load
+
+
+@pytest.mark.parametrize("path", [
+    "/area-personale/consensi", "/area-personale/operatori",
+    "/area-personale/accessi-smart", "/area-personale/registro-attivita",
+])
+def test_a_phone_wide_screen_never_scrolls_the_page_sideways(browser_login, live_server, path):
+    page = browser_login("admin")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(live_server.url + path)
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    # wide tables scroll inside their own box; the page itself stays as wide as the phone
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_each_filter_label_stays_beside_its_field(browser_login, live_server):
+    page = browser_login("admin")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(live_server.url + "/area-personale/accessi-smart")
+    for label in ("Codice cliente", "Utente", "Esito", "Elem. pag."):
+        text = page.locator("form.smart-search label", has_text=label).bounding_box()
+        field = page.get_by_label(label, exact=True).bounding_box()
+        # same line, field right after its label (before: "Esito" ended a line, its select began the next)
+        assert field["y"] <= text["y"] + text["height"] / 2 <= field["y"] + field["height"], label
+        assert 0 <= field["x"] - (text["x"] + text["width"]) < 20, label

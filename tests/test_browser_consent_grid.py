@@ -218,3 +218,17 @@ def test_history_opens_in_place_and_closes_back_to_the_grid(browser_login, live_
     page.get_by_role("dialog").get_by_role("button", name="Chiudi").click()
     expect(page.get_by_role("dialog")).to_be_hidden()
     assert page.evaluate("window.__notReloaded") is True
+
+
+def test_sorting_from_the_keyboard_keeps_focus_on_the_column_header(browser_login, live_server):
+    page = open_grid(browser_login, live_server)
+    header = page.get_by_role("link", name="Ragione sociale")
+    header.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**ordina=ragione_sociale")
+    expect(page.locator("th.col-ragione_sociale")).to_have_attribute("aria-sort", "ascending")
+    # a keyboard user presses Enter again to reverse the order, without tabbing back from the top
+    expect(page.get_by_role("link", name="Ragione sociale")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**ordina=-ragione_sociale")
+    expect(page.get_by_role("link", name="Ragione sociale")).to_be_focused()

@@ -94,7 +94,7 @@ def test_operator_reaches_consenting_clients_only_and_every_attempt_is_logged(
 
     page.get_by_role("button", name="Accedi a Fattura SMART di PINK").click()
     expect(page.get_by_role("alert")).to_contain_text(
-        "Accesso negato: Il cliente non ha dato il consenso all'accesso ai suoi Servizi SMART.")
+        "Accesso negato. Il cliente non ha dato il consenso all'accesso ai suoi Servizi SMART.")
     expect(rows).to_have_count(2)  # the list refreshed itself: PINK is gone
     assert page.url == live_server.url + "/servizi-smart"
     shot(page, "refused.png")

@@ -207,3 +207,11 @@ def test_the_stand_in_page_validates_the_token_and_shows_whom_it_serves(app, sma
     assert again.status_code == 401
     assert "Accesso non valido" in visible_text(parse(again).find("main"))
     assert app.test_client().get("/servizio-smart-simulato/boh?token=x").status_code == 404
+
+
+def test_the_stand_in_service_page_names_its_icon(app, smart_on):
+    # without it the browser asks for /favicon.ico, a 404 in the console of every hand-off
+    location = login_as(app, "admin").post(open_url()).headers["Location"]
+    page = parse(app.test_client().get(location))
+    icon = page.find("link", rel="icon")
+    assert icon is not None and app.test_client().get(icon["href"]).status_code == 200

@@ -100,7 +100,7 @@ def open_service(client_id, service_code):
                  if decision.allowed else None)
     if token:
         return redirect_to_url(smart_handoff.launch_url(service.code, token))
-    message = f"Accesso negato: {decision.message}"
+    message = f"Accesso negato. {decision.message}"
     if is_htmx():
         response = make_response(
             render_template("message.html", level="error", message=message), 403
