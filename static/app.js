@@ -158,7 +158,10 @@
     const wanted = grid.querySelector("[data-autofocus]");
     if (wanted) { wanted.removeAttribute("data-autofocus"); wanted.focus(); return; }
     if (!focusKey) return;
-    const element = grid.querySelector(focusKey);
+    // A pager link that is gone (the first page has no "previous") hands focus to the
+    // page now shown, so the keyboard user stays in the pager.
+    const element = grid.querySelector(focusKey)
+      || (focusKey.indexOf("page-") >= 0 ? grid.querySelector("[aria-current=\"page\"]") : null);
     if (element && document.activeElement !== element) {
       element.focus();
       if (caret && typeof element.setSelectionRange === "function") {

@@ -232,3 +232,25 @@ def test_sorting_from_the_keyboard_keeps_focus_on_the_column_header(browser_logi
     page.keyboard.press("Enter")
     page.wait_for_url("**ordina=-ragione_sociale")
     expect(page.get_by_role("link", name="Ragione sociale")).to_be_focused()
+
+
+def test_paging_and_cancelling_from_the_keyboard_keep_focus_where_the_user_was(browser_login, live_server):
+    with models.db.connection_context():
+        demo.add_synthetic_clients(Studio.get(Studio.code == "BPF103"), 40, demo.ensure_catalogue())
+    page = open_grid(browser_login, live_server)
+    page.get_by_role("link", name="Pagina successiva").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".grid-summary")).to_contain_text("Elementi 11 - 20")
+    expect(page.get_by_role("link", name="Pagina successiva")).to_be_focused()
+    page.get_by_role("link", name="Ultima pagina").focus()
+    page.keyboard.press("Enter")
+    # the last page has no "next": focus goes to the page now shown
+    expect(page.locator(".grid-summary")).to_contain_text("Elementi 41 - 43")
+    expect(page.locator(".page-links [aria-current=page]")).to_be_focused()
+    page.get_by_role("link", name="Invia a tutti").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Conferma l'invio della richiesta di consenso")).to_be_focused()
+    page.get_by_role("link", name="Annulla").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Conferma l'invio della richiesta di consenso")).to_have_count(0)
+    expect(page.get_by_role("link", name="Invia a tutti")).to_be_focused()
