@@ -57,8 +57,16 @@ def check_password(user: User, password: str) -> bool:
     return True
 
 
+class AccountDisabled(Exception):
+    """The credentials are right, but the studio's administrator disabled the account."""
+
+
 def authenticate(username: str, password: str) -> User | None:
-    """Return the active user with these credentials, or None (same cost whatever failed)."""
+    """Return the active user with these credentials, or None (same cost whatever failed).
+
+    A disabled account with the right password raises ``AccountDisabled``: only who
+    knows the password learns why the door is shut, and whom to ask.
+    """
     key = User.normalize_username(username)
     user = None
     if key and len(key) <= USERNAME_MAX_LENGTH and len(password) <= PASSWORD_MAX_LENGTH:
@@ -69,8 +77,10 @@ def authenticate(username: str, password: str) -> User | None:
         except VerificationError:
             pass
         return None
-    if not check_password(user, password) or not user.active:
+    if not check_password(user, password):
         return None
+    if not user.active:
+        raise AccountDisabled(user.username)
     return user
 
 

@@ -65,7 +65,14 @@ def test_bad_login_input_gets_a_clear_message(client, form):
 
 def test_disabled_user_cannot_log_in(app, auth, db):
     User.update(active=False).where(User.username == "operatore1").execute()
-    assert auth.login("operatore1").status_code == 401
+    response = auth.login("operatore1")
+    assert response.status_code == 401
+    assert "disabilitato dall'amministratore dello studio" in parse(response).get_text()
+    # without the right password nobody learns that the account exists and is disabled
+    wrong = auth.login("operatore1", password="non-la-sua-password")
+    assert wrong.status_code == 401
+    assert "Nome utente o password non corretti." in wrong.get_data(as_text=True)
+    assert "disabilitato" not in wrong.get_data(as_text=True)
 
 
 def test_disabling_a_user_ends_his_session(app, client, auth, db):

@@ -17,6 +17,10 @@ bp = Blueprint("auth", __name__)
 log = logging.getLogger("portal.auth")
 
 LOGIN_FAILED = "Nome utente o password non corretti."
+ACCOUNT_DISABLED = (
+    "Il tuo account è stato disabilitato dall'amministratore dello studio: "
+    "rivolgiti a lui per riattivarlo."
+)
 
 
 def safe_next_url(target: str | None) -> str:
@@ -79,11 +83,15 @@ def login():
             username=username[:80],
             error="Inserisci nome utente e password.",
         ), 422
-    user = accounts.authenticate(username, password)
+    try:
+        user = accounts.authenticate(username, password)
+        error = LOGIN_FAILED
+    except accounts.AccountDisabled:
+        user, error = None, ACCOUNT_DISABLED
     if user is None:
         _record_failure("login_failed", username)
         return render_template(
-            "auth/login.html", next_url=next_url, username=username[:80], error=LOGIN_FAILED
+            "auth/login.html", next_url=next_url, username=username[:80], error=error
         ), 401
 
     session.clear()  # a new session at every login: nothing carries over from before
