@@ -130,10 +130,11 @@
   }
 })();
 
-// --- Consent grid (engineer "grid") -------------------------------------------------
-// The grid is swapped whole; its filter inputs survive (hx-preserve). Focus is kept on
-// the control that had it (same id, or same data-focus-key for a row's controls),
-// for browsers that cannot move an element without losing its focus.
+// --- Focus across swaps ------------------------------------------------------------
+// A region swapped whole (the consent grid, the operators' list...) would drop keyboard
+// focus onto <body>. Focus goes back to the control that had it: same id, or same
+// data-focus-key for controls repeated per row; the grid's text filters survive the swap
+// (hx-preserve) and keep their caret. data-autofocus in new content takes focus instead.
 (function () {
   let focusKey = null;
   let caret = null;
@@ -145,32 +146,33 @@
   }
 
   document.addEventListener("htmx:before:swap", function () {
-    const grid = document.getElementById("consent-grid");
     const active = document.activeElement;
-    focusKey = grid && grid.contains(active) ? keyOf(active) : null;
+    focusKey = keyOf(active);
     caret = active && typeof active.selectionStart === "number"
       ? [active.selectionStart, active.selectionEnd] : null;
   });
 
   document.addEventListener("htmx:after:swap", function () {
-    const grid = document.getElementById("consent-grid");
-    if (!grid) return;
-    const wanted = grid.querySelector("[data-autofocus]");
+    const wanted = document.querySelector("[data-autofocus]");
     if (wanted) { wanted.removeAttribute("data-autofocus"); wanted.focus(); return; }
-    if (!focusKey) return;
+    const key = focusKey;
+    focusKey = null;
+    if (!key) return;
+    const current = document.activeElement;
+    if (current && current !== document.body && current.isConnected) return;  // focus was kept
     // A pager link that is gone (the first page has no "previous") hands focus to the
     // page now shown, so the keyboard user stays in the pager.
-    const element = grid.querySelector(focusKey)
-      || (focusKey.indexOf("page-") >= 0 ? grid.querySelector("[aria-current=\"page\"]") : null);
-    if (element && document.activeElement !== element) {
-      element.focus();
-      if (caret && typeof element.setSelectionRange === "function") {
-        try { element.setSelectionRange(caret[0], caret[1]); } catch (ignored) { /* not a text box */ }
-      }
+    const element = document.querySelector(key)
+      || (key.indexOf("page-") >= 0 ? document.querySelector(".page-links [aria-current=\"page\"]") : null);
+    if (!element) return;
+    element.focus();
+    if (caret && typeof element.setSelectionRange === "function") {
+      try { element.setSelectionRange(caret[0], caret[1]); } catch (ignored) { /* not a text box */ }
     }
-    focusKey = null;
   });
+})();
 
+(function () {
   // Back and forward restore the page from its URL: the restored grid must show the
   // URL's filters, so the inputs of the page being left are not preserved into it.
   document.addEventListener("htmx:before:history:restore", function () {

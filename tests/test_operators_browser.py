@@ -55,3 +55,18 @@ def test_admin_manages_operators_in_place(browser_login, live_server):
     assert page.evaluate("window.__notReloaded") is True
     page.reload()
     expect(page.get_by_role("checkbox", name="Gestisce 000088")).to_be_checked()
+
+
+def test_the_keyboard_stays_on_the_control_after_each_change(browser_login, live_server):
+    page = browser_login("admin")
+    page.goto(live_server.url + "/area-personale/operatori")
+    page.get_by_role("switch", name="Accesso ai Servizi SMART di operatore1").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("switch", name="Accesso ai Servizi SMART di operatore1")).to_have_attribute(
+        "aria-checked", "true")
+    expect(page.get_by_role("switch", name="Accesso ai Servizi SMART di operatore1")).to_be_focused()
+    page.get_by_role("button", name="Disabilita operatore2").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Riabilita operatore2")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Disabilita operatore2")).to_be_focused()
