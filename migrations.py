@@ -122,6 +122,18 @@ def m0008_consent_grid() -> None:
     )
 
 
+def m0009_smart_reachable_index() -> None:
+    """The clients the SMART rule can reach (consent granted, a service active), by code.
+
+    The tile counts them and /servizi-smart pages through them: a partial index holds
+    exactly those rows, in the order the list shows them.
+    """
+    db.execute_sql(
+        "CREATE INDEX IF NOT EXISTS client_smart_reachable ON client (studio_id, code) "
+        "WHERE consent_answer = 'granted' AND smart_services > 0"
+    )
+
+
 MIGRATIONS = [
     ("0001_initial", m0001_initial),
     ("0002_smart_tokens", m0002_smart_tokens),
@@ -131,6 +143,7 @@ MIGRATIONS = [
     ("0006_audit", m0006_audit),
     ("0007_append_only_refuses_replace", m0007_append_only_refuses_replace),
     ("0008_consent_grid", m0008_consent_grid),
+    ("0009_smart_reachable_index", m0009_smart_reachable_index),
 ]
 
 

@@ -24,7 +24,7 @@ import functools
 import operator
 from dataclasses import dataclass
 
-from peewee import JOIN, Value, fn
+from peewee import JOIN, SQL, Column, Value, fn
 
 from models import (
     CONSENT_GRANTED,
@@ -96,14 +96,19 @@ def _manages_client():
 
 
 def _consent_granted():
-    return Client.consent_answer == CONSENT_GRANTED
+    # Literal, not a bound parameter: SQLite uses a partial index (client_smart_reachable)
+    # only when the query's own text implies the index's WHERE.
+    return Client.consent_answer == SQL(f"'{CONSENT_GRANTED}'")
 
 
 def _service_active(service_id: int | None):
-    condition = ClientService.client == Client.id
-    if service_id is not None:
-        condition &= ClientService.service == service_id
-    return fn.EXISTS(ClientService.select(Value(1)).where(condition))
+    if service_id is None:
+        # "At least one active service": the count the database keeps on the client
+        # (consent_tally.py), so a studio's reachable clients are read from the partial
+        # index client_smart_reachable instead of joining every client's services.
+        return Column(Client._meta.table, "smart_services") > SQL("0")
+    return fn.EXISTS(ClientService.select(Value(1)).where(
+        (ClientService.client == Client.id) & (ClientService.service == service_id)))
 
 
 def conditions(service_id: int | None = None) -> list[tuple[str, object]]:
@@ -212,6 +217,11 @@ def reachable_clients(user, search: str = ""):
         .join(User, JOIN.INNER, on=(User.id == user_id))
         .where(_all(expression for _, expression in conditions()))
     )
+    studio_id = getattr(user, "studio_id", None)
+    if studio_id is not None:
+        # Implied by the rule's "same studio" (the user row says so), written out so the
+        # planner can read one studio's slice of the index rather than join the studios.
+        query = query.where(Client.studio == studio_id)
     search = (search or "").strip()
     if search:
         query = query.where(Client.code.contains(search) | Client.name.contains(search))
