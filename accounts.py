@@ -64,8 +64,8 @@ class AccountDisabled(Exception):
 def authenticate(username: str, password: str) -> User | None:
     """Return the active user with these credentials, or None (same cost whatever failed).
 
-    A disabled account with the right password raises ``AccountDisabled``: only who
-    knows the password learns why the door is shut, and whom to ask.
+    A disabled account with the right password raises ``AccountDisabled``, so the
+    refusal can be audited as such; the user is answered as for a wrong password.
     """
     key = User.normalize_username(username)
     user = None

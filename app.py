@@ -251,13 +251,24 @@ def error_response(status: int, message: str | None = None):
     )
 
 
+# Flask-WTF's reasons for a CSRF refusal, as the Registro attività names them.
+CSRF_REASONS = {
+    "The CSRF token is missing.": "token mancante",
+    "The CSRF session token is missing.": "sessione scaduta o assente",
+    "The CSRF token has expired.": "token scaduto",
+    "The CSRF token is invalid.": "token non valido",
+    "The CSRF tokens do not match.": "token di un'altra sessione",
+    "The referrer header is missing.": "provenienza (Referer) assente",
+    "The referrer does not match the host.": "provenienza (Referer) di un altro sito",
+}
+
+
 def _init_error_pages(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error):
         audit.record_safely("csrf_refused", method=request.method, path=request.path,
                             endpoint=request.endpoint,
-                            reason="token mancante" if "missing" in str(error.description)
-                            else "token non valido o scaduto")
+                            reason=CSRF_REASONS.get(error.description, "token non valido"))
         return error_response(
             400,
             "La sessione è scaduta o la pagina non è più valida: ricarica la pagina e riprova.",

@@ -145,6 +145,22 @@
     return element.id ? "#" + CSS.escape(element.id) : null;
   }
 
+  // On a page loaded whole, the element marked data-autofocus takes focus at once, and
+  // the mark goes, so that only content swapped in later can claim focus again.
+  function claimAutofocus() {
+    const wanted = document.querySelector("[data-autofocus]");
+    document.querySelectorAll("[data-autofocus]").forEach(function (element) {
+      element.removeAttribute("data-autofocus");
+    });
+    if (wanted) wanted.focus();
+    return Boolean(wanted);
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", claimAutofocus);
+  } else {
+    claimAutofocus();
+  }
+
   document.addEventListener("htmx:before:swap", function () {
     const active = document.activeElement;
     focusKey = keyOf(active);
@@ -153,8 +169,7 @@
   });
 
   document.addEventListener("htmx:after:swap", function () {
-    const wanted = document.querySelector("[data-autofocus]");
-    if (wanted) { wanted.removeAttribute("data-autofocus"); wanted.focus(); return; }
+    if (claimAutofocus()) { focusKey = null; return; }
     const key = focusKey;
     focusKey = null;
     if (!key) return;

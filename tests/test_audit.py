@@ -162,10 +162,13 @@ def test_reaching_for_another_studios_objects_is_a_404_and_is_recorded(app):
             "/area-personale/consensi/selezione",
         ]
         assert {e.actor.username for e in events} == {"admin.alt"}
-        assert {e.studio.code for e in events} == {"ALT001"}
+        # filed under the studio that owns the objects: the intruder's own studio learns nothing
+        assert {e.studio.code for e in events} == {"BPF103"}
         assert {audit.details_of(e)["reason"] for e in events} == {"oggetto di un altro studio"}
-    page = parse(login_as(app, "admin.alt").get("/area-personale/registro-attivita"))
-    assert "motivo: oggetto di un altro studio" in visible_text(page)
+    owner_log = visible_text(parse(login_as(app, "admin").get("/area-personale/registro-attivita")))
+    assert "motivo: oggetto di un altro studio" in owner_log and "admin.alt" in owner_log
+    intruder_log = visible_text(parse(login_as(app, "admin.alt").get("/area-personale/registro-attivita")))
+    assert "oggetto di un altro studio" not in intruder_log
 
 
 def test_a_request_refused_for_its_csrf_token_is_recorded(database_url):

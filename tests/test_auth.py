@@ -3,7 +3,8 @@
 import pytest
 from conftest import AuthActions, parse, visible_text
 
-from models import User
+import audit
+from models import AuditEvent, User
 
 
 def test_login_page_has_labelled_fields(client):
@@ -67,12 +68,13 @@ def test_disabled_user_cannot_log_in(app, auth, db):
     User.update(active=False).where(User.username == "operatore1").execute()
     response = auth.login("operatore1")
     assert response.status_code == 401
-    assert "disabilitato dall'amministratore dello studio" in parse(response).get_text()
-    # without the right password nobody learns that the account exists and is disabled
-    wrong = auth.login("operatore1", password="non-la-sua-password")
-    assert wrong.status_code == 401
-    assert "Nome utente o password non corretti." in wrong.get_data(as_text=True)
-    assert "disabilitato" not in wrong.get_data(as_text=True)
+    # the answer of a wrong password: it must not confirm the disabled account's password
+    assert "Nome utente o password non corretti." in parse(response).get_text()
+    assert "disabilitat" not in parse(response).get_text()
+    events = list(AuditEvent.select().where(AuditEvent.kind == "login_failed"))
+    assert [audit.details_of(e) for e in events] == [{"reason": "account disabilitato"}]
+    assert auth.login("operatore1", password="non-la-sua-password").status_code == 401
+    assert len(AuditEvent.select().where(AuditEvent.kind == "login_failed")) == 2
 
 
 def test_disabling_a_user_ends_his_session(app, client, auth, db):

@@ -33,6 +33,7 @@ def test_admin_manages_operators_in_place(browser_login, live_server):
     page.get_by_label("Ripeti la password").fill("password-lunga-1")
     page.get_by_role("button", name="Crea operatore").click()
     expect(page.locator("#op-username-error")).to_contain_text("Il nome utente deve avere da 3 a 80")
+    expect(page.get_by_label("Nome utente")).to_be_focused()  # the first field to correct
     page.get_by_label("Nome utente").fill("luca.nuovo")
     page.get_by_label("Password iniziale").fill("password-lunga-1")
     page.get_by_label("Ripeti la password").fill("password-lunga-1")

@@ -112,6 +112,12 @@ def test_a_client_without_services_is_unreachable_even_with_consent(smart_on):
     consent.set_authorization(no_services, User.get(User.client == no_services), True)
     assert smart_access.check(user("admin"), no_services).reason == "servizio_non_attivo"
     assert "000200" not in reachable_codes("admin")
+    assert_check_agrees_with_reachable("admin")
+    # every service of a consenting client removed: out of the list and of the tile's count
+    ClientService.delete().where(ClientService.client == client("PINK")).execute()
+    assert "PINK" not in reachable_codes("admin")
+    assert_check_agrees_with_reachable("admin")
+    assert_check_agrees_with_reachable("operatore1")
 
 
 def test_another_studios_users_reach_nothing_of_this_studio(smart_on):

@@ -164,12 +164,16 @@ def not_found(model, object_id) -> NoReturn:
 def audit_if_foreign(model, object_id) -> None:
     """Record an attempt at another studio's object: an id that exists, but not in this studio.
 
-    The user's answer is the same as for an id that does not exist, so nobody learns
-    which ids exist elsewhere; the attempt shows in the Registro attività.
+    The user gets the same answer as for an id that does not exist, and the event is
+    filed under the studio that owns the object: its administrator reads who tried, in
+    the Registro attività, and the user's own studio learns nothing about other studios.
     """
-    if isinstance(object_id, int) and 0 < object_id < 2**31 and model.select().where(
-        (model.id == object_id) & (model.studio != current_user.studio_id)
-    ).exists():
-        audit_log.record_safely("access_denied", method=request.method, path=request.path,
-                            endpoint=request.endpoint, reason="oggetto di un altro studio")
+    if not (isinstance(object_id, int) and 0 < object_id < 2**31):
+        return
+    owner = (model.select(model.studio).where(
+        (model.id == object_id) & (model.studio != current_user.studio_id)).scalar())
+    if owner is not None:
+        audit_log.record_safely("access_denied", studio_id=owner, method=request.method,
+                                path=request.path, endpoint=request.endpoint,
+                                reason="oggetto di un altro studio")
 

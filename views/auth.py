@@ -17,10 +17,6 @@ bp = Blueprint("auth", __name__)
 log = logging.getLogger("portal.auth")
 
 LOGIN_FAILED = "Nome utente o password non corretti."
-ACCOUNT_DISABLED = (
-    "Il tuo account è stato disabilitato dall'amministratore dello studio: "
-    "rivolgiti a lui per riattivarlo."
-)
 
 
 def safe_next_url(target: str | None) -> str:
@@ -44,13 +40,14 @@ def _attempted_user(username: str) -> User | None:
     return User.get_or_none(User.username == key)
 
 
-def _record_failure(kind: str, username: str) -> None:
+def _record_failure(kind: str, username: str, reason: str | None = None) -> None:
     """Log and audit a refused login (the password is never written anywhere)."""
     typed = User.normalize_username(username)[:80]
     log.warning("%s: username=%r ip=%s", kind, typed, client_ip())
     target = _attempted_user(username)
+    details = {"reason": reason} if reason else {}
     audit.record_safely(kind, username=typed,
-                        studio_id=target.studio_id if target is not None else None)
+                        studio_id=target.studio_id if target is not None else None, **details)
 
 
 def throttled_login():
@@ -83,15 +80,17 @@ def login():
             username=username[:80],
             error="Inserisci nome utente e password.",
         ), 422
+    reason = None
     try:
         user = accounts.authenticate(username, password)
-        error = LOGIN_FAILED
     except accounts.AccountDisabled:
-        user, error = None, ACCOUNT_DISABLED
+        # The same answer as a wrong password (it must not confirm a disabled account's
+        # password); the administrator reads in the Registro attività that it was this.
+        user, reason = None, "account disabilitato"
     if user is None:
-        _record_failure("login_failed", username)
+        _record_failure("login_failed", username, reason)
         return render_template(
-            "auth/login.html", next_url=next_url, username=username[:80], error=error
+            "auth/login.html", next_url=next_url, username=username[:80], error=LOGIN_FAILED
         ), 401
 
     session.clear()  # a new session at every login: nothing carries over from before

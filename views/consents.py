@@ -233,7 +233,7 @@ def send():
         or mode not in MODES
     ):
         return _done(state, "La conferma non è valida o è scaduta: nessuna richiesta è stata "
-                            "inviata. Ripeti l'invio.", "error", 400)
+                            "inviata. Ripeti l'invio.", "error", 400, focus_message=True)
     try:
         result = consent.send_confirmed(
             current_user.studio_id, current_user, MODES[mode], claim["key"], int(claim["count"]),
@@ -244,12 +244,13 @@ def send():
             state,
             "Nel frattempo i clienti da raggiungere sono cambiati: nessuna richiesta è stata "
             "inviata. Controlla il nuovo numero e conferma di nuovo.",
-            "warning", 409, confirmation=confirmation_for(mode),
+            "warning", 409, confirmation=confirmation_for(mode), focus_message=True,
         )
     if result.repeated:
         return _done(state, "Questo invio era già stato eseguito, non è stato ripetuto. "
-                            + sent_message(result), "info")
-    return _done(state, sent_message(result))
+                            + sent_message(result), "info", focus_message=True)
+    # The confirmation that had focus is gone: focus goes to the outcome.
+    return _done(state, sent_message(result), focus_message=True)
 
 
 # --- history and register ------------------------------------------------------------
