@@ -129,9 +129,9 @@ class Prepared:
         stand_ins = {}
         for index, (name, value) in enumerate(sorted(params.items())):
             if type(value) is int:
-                stand_ins[name] = -7_340_000_000_000 - index
+                stand_ins[name] = _STAND_IN_INT - index
             elif type(value) is str:
-                stand_ins[name] = f"\x00prepared-{index}\x00"
+                stand_ins[name] = f"{_STAND_IN_STR}{index}\x00"
             else:
                 raise TypeError(f"Prepared: {name} must be int or str, not {type(value).__name__}")
         query = self.build(shape, **stand_ins)
@@ -139,9 +139,21 @@ class Prepared:
         by_value = {value: name for name, value in stand_ins.items()}
         slots = [(True, by_value[v]) if _hashable(v) and v in by_value else (False, v) for v in values]
         unplaced = set(stand_ins) - {slot[1] for slot in slots if slot[0]}
-        if unplaced:
-            raise ValueError(f"Prepared: {sorted(unplaced)} changed on the way into the SQL")
+        if unplaced or any(not placed and _derived(value) for placed, value in slots):
+            changed = sorted(unplaced) or "a value"
+            raise ValueError(f"Prepared: {changed} changed on the way into the SQL")
         return query, sql, slots
+
+
+_STAND_IN_INT = -7_340_000_000_000
+_STAND_IN_STR = "\x00prepared-"
+
+
+def _derived(value) -> bool:
+    """Tell whether a constant of the written SQL was computed from a stand-in (x + 1, '%x%')."""
+    if type(value) is int:
+        return abs(value - _STAND_IN_INT) < 1_000_000
+    return isinstance(value, str) and _STAND_IN_STR in value
 
 
 def _hashable(value) -> bool:

@@ -38,6 +38,14 @@ def test_a_value_rewritten_on_its_way_into_the_sql_is_refused(db):
         list(prepared(None, code="PIN"))
 
 
+def test_a_value_used_twice_once_rewritten_is_refused(db):
+    def build(_shape, size):
+        return Client.select().where(Client.id > size).limit(size + 1)
+
+    with pytest.raises(ValueError, match="changed on the way"):
+        list(Prepared(build)(None, size=5))
+
+
 def test_only_plain_values_are_bound(db):
     prepared = Prepared(lambda _shape, flag: Client.select().where(Client.id == flag))
     with pytest.raises(TypeError):
