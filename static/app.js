@@ -2,7 +2,7 @@
 // Loaded as a file (never inline) so the pages run under a strict CSP.
 "use strict";
 
-// --- Configurazioni varie and the SMART banner (engineer "settings") ---------
+// --- Configurazioni varie and the SMART banner ---------
 // An option whose save failed must not look saved: put the checkbox back and say so.
 (function () {
   const NOT_SAVED = "Non salvato: riprova tra poco.";
@@ -47,7 +47,7 @@
   });
 })();
 
-// --- Consent modal (engineer "client", SPEC 3.4) -----------------------------------
+// --- Consent modal (SPEC 3.4) -----------------------------------
 // The server renders <dialog data-consent-modal> on the client's home while a request
 // waits for an answer. We open it as a real modal (focus moves in and stays in), treat
 // Esc as "Annulla" (posted like the button), close it when the server answers with the
@@ -197,7 +197,7 @@
   });
 })();
 
-// --- Consent history dialog (engineer "grid") ----------------------------------------
+// --- Consent history dialog ----------------------------------------
 // "Storico" swaps a client's history into the dialog; it opens as a modal, Esc or
 // Chiudi closes it and the browser returns focus to the "Storico" that opened it.
 (function () {
