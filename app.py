@@ -10,7 +10,7 @@ import click
 from flask import Flask, abort, g, make_response, render_template, request
 from flask_htmx import HTMX
 from flask_limiter.errors import RateLimitExceeded
-from flask_login import LoginManager, user_logged_in
+from flask_login import LoginManager, current_user, user_logged_in
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader
 from peewee import InterfaceError, OperationalError
@@ -25,7 +25,7 @@ import italian
 import models
 import throttle
 from migrations import run_migrations
-from views import enforce_access_policy, is_htmx, public
+from views import PUBLIC, enforce_access_policy, is_htmx, public, redirect_to_login
 
 csrf = CSRFProtect()
 htmx = HTMX()
@@ -263,12 +263,24 @@ CSRF_REASONS = {
 }
 
 
+def _needs_login(app: Flask, endpoint: str | None) -> bool:
+    """Tell whether the request is for a view that needs a login the requester no longer has."""
+    view = app.view_functions.get(endpoint) if endpoint else None
+    roles = getattr(view, "allowed_roles", None)
+    return roles is not None and roles != PUBLIC and not current_user.is_authenticated
+
+
 def _init_error_pages(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error):
         audit.record_safely("csrf_refused", method=request.method, path=request.path,
                             endpoint=request.endpoint,
                             reason=CSRF_REASONS.get(error.description, "token non valido"))
+        if _needs_login(app, request.endpoint):
+            # The session ended (logged out in another tab, expired): the token went with
+            # it. Such a user is sent to log in, as by any page that needs it, never left
+            # on a page that still greets him with a message squeezed into #messages.
+            return redirect_to_login()
         return error_response(
             400,
             "La sessione è scaduta o la pagina non è più valida: ricarica la pagina e riprova.",

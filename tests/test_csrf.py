@@ -107,6 +107,29 @@ def test_the_same_request_with_its_token_is_accepted(csrf_app):
     assert response.status_code == 204 and response.headers["HX-Redirect"] == "/login"
 
 
+def test_a_page_left_open_after_logging_out_elsewhere_goes_to_the_login_page(csrf_app):
+    """Tab A still shows a page (and its token) when tab B logs out: the cookie both share
+    lost the session, so A's next action is refused for its token. The user must land on
+    the login page, not stay on a page that still greets him with an error inside it."""
+    client = login_with_csrf(csrf_app, "admin")
+    stale_token = csrf_token_of(client.get("/area-personale/configurazioni-varie"))
+    client.post("/logout", data={"csrf_token": stale_token})  # tab B
+    with models.db.connection_context():
+        before = fingerprint()
+    url = "/area-personale/configurazioni-varie/read_receipts"
+    as_htmx = client.post(url, data={"enabled": "1"},
+                          headers={**htmx_headers(), "X-CSRFToken": stale_token})
+    as_form = client.post(url, data={"enabled": "1", "csrf_token": stale_token})
+    with models.db.connection_context():
+        assert changed_tables(before, fingerprint()) == []
+    assert as_htmx.status_code == 204 and as_htmx.headers["HX-Redirect"] == "/login"
+    assert as_form.status_code == 302 and as_form.headers["Location"].startswith("/login")
+    # A user still logged in who sends a bad token keeps the message of a refused token.
+    client = login_with_csrf(csrf_app, "admin")
+    refused = client.post(url, data={"enabled": "1", "csrf_token": "bogus"})
+    assert refused.status_code == 400 and CSRF_MESSAGE in visible_text(parse(refused))
+
+
 def test_the_login_form_needs_its_token_too(csrf_app):
     client = csrf_app.test_client()
     response = client.post("/login", data={"username": "admin", "password": "demo"})
