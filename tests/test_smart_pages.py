@@ -31,9 +31,18 @@ def test_operator_with_switch_sees_the_tile_with_his_count(app, db):
     assert "Puoi accedere ai Servizi SMART dei clienti che gestisci e che hanno dato il consenso." in text
 
 
+WAITING_FOR_ACCESS = ("Potrai accedere ai Servizi SMART dei clienti che gestisci e che hanno dato "
+                      "il consenso quando l'amministratore dello studio avrà attivato il tuo accesso.")
+
+
 def test_operator_switch_without_option7_shows_no_tile(app, db):
     set_switch("operatore1")
-    assert tile(parse(login_as(app, "operatore1").get("/"))) is None
+    page = parse(login_as(app, "operatore1").get("/"))
+    assert tile(page) is None
+    # His user is enabled already: what he waits for is the studio's option 7, so the
+    # message must not send him to ask the administrator to enable his user.
+    text = visible_text(page.find("main"))
+    assert WAITING_FOR_ACCESS in text and "abilitato il tuo utente" not in text
 
 
 def test_admin_gets_the_tile_once_option7_is_on(app, db):
