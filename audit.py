@@ -111,10 +111,17 @@ DETAIL_LABELS = {
 }
 
 
+# Kept with the event for whoever investigates, but not shown to the admin: the page's
+# address already says where, and a view's internal name or an HTTP verb says nothing to him.
+TECHNICAL_DETAILS = {"endpoint", "method"}
+
+
 def describe(event: AuditEvent) -> list[str]:
     """The event's details as the admin reads them ("operatore: operatore2")."""
     parts = []
     for key, value in details_of(event).items():
+        if key in TECHNICAL_DETAILS:
+            continue
         if isinstance(value, bool):
             value = "sì" if value else "no"
         elif value is None or value == "":

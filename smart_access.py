@@ -45,8 +45,8 @@ REASONS = {
     "cliente_non_trovato": "Il cliente richiesto non esiste.",
     "utente_disattivato": "Il tuo utente è disattivato.",
     "opzione_studio_disattivata": (
-        "L'accesso ai Servizi SMART dei clienti non è attivo per lo studio "
-        "(Configurazioni varie, opzione 7)."
+        "L'accesso ai Servizi SMART dei clienti non è attivo per lo studio: "
+        "l'amministratore può attivarlo in Configurazioni varie."
     ),
     "accesso_non_abilitato": (
         "Il tuo utente non è abilitato all'accesso ai Servizi SMART: "

@@ -204,3 +204,12 @@ def test_changed_options_are_named_as_the_admin_sees_them_in_configurazioni_vari
         "opzione: Link nella mail di notifica valore: https://documenti.example/cerca",
         "opzione: «Abilita creazione modelli/sottomodelli» valore: sì",
     ]
+
+
+def test_the_admin_reads_details_not_internal_names(app):
+    operator = login_as(app, "operatore1")
+    assert operator.get("/area-personale/dati-generali").status_code == 403
+    page = parse(login_as(app, "admin").get("/area-personale/registro-attivita?tipo=access_denied"))
+    text = visible_text(page)
+    assert "pagina: /area-personale/dati-generali" in text
+    assert "account.general" not in text and "funzione" not in text and "metodo" not in text

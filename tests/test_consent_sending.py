@@ -437,3 +437,15 @@ def test_send_to_all_costs_the_same_few_statements_whatever_the_number(app):
             costs.append(counter.count)
     assert costs[0] == costs[1], costs
     assert costs[0] <= 12, costs
+
+
+@pytest.mark.parametrize("sent, skipped, message", [
+    (3, 0, "Richieste di consenso: 3 inviate."),
+    (1, 0, "Richieste di consenso: 1 inviata."),
+    (0, 2, "Richieste di consenso: nessuna inviata, 2 saltate perché hanno già acconsentito."),
+])
+def test_the_outcome_says_only_what_happened(sent, skipped, message):
+    from views.consents import sent_message
+
+    result = consent.SendResult(sent=sent, already_consented=skipped)
+    assert sent_message(result) == message

@@ -196,7 +196,9 @@ def plural(count: int, one: str, many: str) -> str:
 
 def sent_message(result: consent.SendResult) -> str:
     """What a sending did, as the admin reads it."""
-    sent = plural(result.sent, "inviata", "inviate")
+    sent = plural(result.sent, "inviata", "inviate") if result.sent else "nessuna inviata"
+    if not result.already_consented:
+        return f"Richieste di consenso: {sent}."
     if result.already_consented == 1:
         skipped = "1 saltata perché ha già acconsentito"
     else:
