@@ -110,14 +110,3 @@ def window_ordering(ordering: list, from_end: bool) -> list:
     """The ORDER BY that reads a window: ``ordering``, or its reverse from the far end."""
     return [reversed_ordering(term) for term in ordering] if from_end else list(ordering)
 
-
-def page_rows(query, ordering: list, page: Page) -> list:
-    """The rows of ``page`` of ``query`` sorted by ``ordering`` (which must end with a unique key)."""
-    if page.total == 0:
-        return []
-    place = window(page)
-    rows = list(query.order_by(*window_ordering(ordering, place.from_end))
-                .limit(place.limit).offset(place.offset))
-    if place.from_end:
-        rows.reverse()
-    return rows

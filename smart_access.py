@@ -12,10 +12,12 @@ database at the moment of asking:
 7. S is active for C (without a service: C has at least one active service).
 
 Each condition is one SQL expression over ``Client`` and the acting ``User`` row
-(``CONDITIONS``). The one check (``check``) selects them as columns to say which
+(``conditions``). The one check (``check``) selects them as columns to say which
 failed; the set of reachable clients (``reachable_clients``) is the rows where
-all of them hold. Both are built from the same expressions, so the tile's count,
-the list and the hand-off cannot disagree. Nothing else decides SMART access.
+all of them hold. Both are built from the same expressions, so the list and the
+hand-off cannot disagree; the tile counts that set, except the admin's, read from
+the consent tally the rule reduces to for him (``count_reachable``; the tests hold
+it equal in every state). Nothing else decides SMART access.
 """
 
 from __future__ import annotations

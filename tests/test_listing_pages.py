@@ -15,6 +15,16 @@ ORDERINGS = {
 }
 
 
+def page_rows(query, ordering, page):
+    """The rows of ``page`` read where ``listing.window`` says, as the grid reads them."""
+    if page.total == 0:
+        return []
+    place = listing.window(page)
+    rows = list(query.order_by(*listing.window_ordering(ordering, place.from_end))
+                .limit(place.limit).offset(place.offset))
+    return rows[::-1] if place.from_end else rows
+
+
 @pytest.mark.parametrize("sort", sorted(ORDERINGS))
 @pytest.mark.parametrize("size", [10, 25])
 def test_every_page_matches_the_plain_offset(db, sort, size):
@@ -27,10 +37,10 @@ def test_every_page_matches_the_plain_offset(db, sort, size):
     assert len(expected) == total == 60
     for number in range(1, listing.make_page(total, 1, size).pages + 1):
         page = listing.make_page(total, number, size)
-        rows = [c.id for c in listing.page_rows(query, ordering, page)]
+        rows = [c.id for c in page_rows(query, ordering, page)]
         assert rows == expected[page.offset:page.offset + size], (sort, number)
 
 
 def test_an_empty_listing_has_no_rows(db):
     query = Client.select().where(Client.code == "nessuno")
-    assert listing.page_rows(query, [Client.code, Client.id], listing.make_page(0, 3, 25)) == []
+    assert page_rows(query, [Client.code, Client.id], listing.make_page(0, 3, 25)) == []
