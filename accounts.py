@@ -126,9 +126,13 @@ def start_session(user: User, ip: str | None, user_agent: str | None) -> str:
     return token
 
 
-# Read on every request: its SQL is written once (models.Prepared).
+# Read on every request: its SQL is written once (models.Prepared), and the user is
+# built from the row (the session's own columns are only looked at).
+_USER_FIELDS = tuple(User._meta.sorted_field_names)
 _SESSION_WITH_USER = Prepared(
-    lambda _shape, token_hash: UserSession.select(UserSession, User)
+    lambda _shape, token_hash: UserSession.select(
+        UserSession.created_at, UserSession.last_seen_at, *User._meta.sorted_fields
+    )
     .join(User)
     .where(UserSession.token_hash == token_hash)
     .limit(1)
@@ -139,22 +143,24 @@ def load_session_user(token: str, idle_timeout: dt.timedelta, absolute_timeout: 
     """Return the active user of a live session token, or None; expired sessions are ended."""
     if not token or len(token) > 100:
         return None
-    row = next(iter(_SESSION_WITH_USER(None, token_hash=_token_hash(token))), None)
-    if row is None:
+    token_hash = _token_hash(token)
+    rows = _SESSION_WITH_USER(None, token_hash=token_hash)
+    if not rows:
         return None
+    created_at, last_seen_at, *user_values = rows[0]
+    # As peewee builds a row it has read (no defaults, nothing marked changed).
+    user = User(__no_default__=True, **dict(zip(_USER_FIELDS, user_values, strict=True)))
     now = utcnow()
     if (
-        not row.user.active
-        or now - row.last_seen_at > idle_timeout
-        or now - row.created_at > absolute_timeout
+        not user.active
+        or now - last_seen_at > idle_timeout
+        or now - created_at > absolute_timeout
     ):
-        UserSession.delete().where(UserSession.token_hash == row.token_hash).execute()
+        UserSession.delete().where(UserSession.token_hash == token_hash).execute()
         return None
-    if now - row.last_seen_at > SESSION_TOUCH_INTERVAL:
-        UserSession.update(last_seen_at=now).where(
-            UserSession.token_hash == row.token_hash
-        ).execute()
-    return row.user
+    if now - last_seen_at > SESSION_TOUCH_INTERVAL:
+        UserSession.update(last_seen_at=now).where(UserSession.token_hash == token_hash).execute()
+    return user
 
 
 def end_session(token: str) -> None:

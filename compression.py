@@ -12,7 +12,7 @@ import gzip
 from flask import Flask, request
 
 MIN_SIZE = 500  # bytes: below this, the gzip header and the CPU cost more than they save
-COMPRESS_LEVEL = 6
+COMPRESS_LEVEL = 3  # a grid fragment in 0.1 ms instead of 0.15, for about 12% more bytes
 COMPRESSIBLE_TYPES = ("text/html",)
 
 

@@ -130,27 +130,31 @@ class GridState:
     def is_filtered(self) -> bool:
         return bool(self.codice) or self.stato_richiesta != "tutti" or self.stato_risposta != "tutti"
 
-    def sorted_by(self, column: str) -> GridState:
-        """The state after clicking ``column``'s header: ascending, or reversed if already sorted by it."""
-        if self.sort_column == column and not self.descending:
-            return replace(self, ordina=f"-{column}", pagina=1)
-        return replace(self, ordina=column, pagina=1)
+    def order_after_clicking(self, column: str) -> str:
+        """The ``ordina`` after clicking ``column``'s header: ascending, or reversed if already sorted by it."""
+        return f"-{column}" if self.ordina == column else column
 
     def query_args(self, **changes) -> dict:
-        """The state as query-string values, defaults left out (so URLs stay short and canonical)."""
-        state = replace(self, **changes) if changes else self
+        """The state as query-string values, defaults left out (so URLs stay short and canonical).
+
+        ``changes`` override fields (``pagina=2``); read directly rather than through a new
+        state, since a page of the grid builds a dozen of these.
+        """
+        unknown = changes.keys() - _QUERY_FIELDS
+        if unknown:
+            raise TypeError(f"campi sconosciuti: {sorted(unknown)}")
         defaults = _DEFAULT_STATE
         values = {}
-        for name in ("codice", "op", "stato_richiesta", "stato_risposta", "ordina", "pagina",
-                     "per_pagina"):
-            value = getattr(state, name)
+        for name in _QUERY_FIELDS:
+            value = changes[name] if name in changes else getattr(self, name)
             if value != getattr(defaults, name):
                 values[name] = value
-        if not state.codice:
+        if "codice" not in values:
             values.pop("op", None)  # an operator without text filters nothing
         return values
 
 
+_QUERY_FIELDS = ("codice", "op", "stato_richiesta", "stato_risposta", "ordina", "pagina", "per_pagina")
 _DEFAULT_STATE = GridState()
 
 
@@ -247,10 +251,6 @@ class GridRow:
     answer: str | None
     answered_at: object
     selected: bool
-
-    @property
-    def request_label(self) -> str:
-        return "Inviato" if self.requested_at else "Non inviato"
 
     @property
     def answer_label(self) -> str:

@@ -41,4 +41,7 @@ def format_datetime(moment: dt.datetime | None) -> str:
     """A stored timestamp as dd/mm/yyyy HH:MM in Rome time ("" when missing)."""
     if moment is None:
         return ""
-    return to_rome(moment).strftime("%d/%m/%Y %H:%M")
+    # Formatted by hand (a grid page shows twenty): % is faster here than strftime or an f-string.
+    local = to_rome(moment)
+    return "%02d/%02d/%04d %02d:%02d" % (  # noqa: UP031
+        local.day, local.month, local.year, local.hour, local.minute)

@@ -108,22 +108,41 @@ class Prepared:
     transformed in Python, so it lands unchanged among the statement's parameters.
 
     The SQL is written by running ``build`` once with stand-in values and finding where
-    each stand-in lands; a run then only binds the real values and wraps the cursor the
-    way peewee would (models, tuples...).
+    each stand-in lands; a run then only binds the real values. Rows come back as plain
+    tuples, each value converted as peewee would convert it (a date stored as text on
+    SQLite, a boolean stored as 0/1); which columns need it is worked out by peewee on
+    the first run of a shape and remembered.
     """
 
     def __init__(self, build):
         self.build = build
         self._compiled: dict = {}
+        self._converters: dict = {}
 
-    def __call__(self, shape, **params):
+    def __call__(self, shape, **params) -> list[tuple]:
         key = (type(db.obj), shape)
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = self._compiled[key] = self._compile(shape, params)
         query, sql, slots = compiled
-        values = [params[slot[1]] if slot[0] else slot[1] for slot in slots]
-        return query._get_cursor_wrapper(db.execute_sql(sql, values))
+        cursor = db.execute_sql(sql, [params[slot[1]] if slot[0] else slot[1] for slot in slots])
+        converters = self._converters.get(key)
+        if converters is None:
+            wrapper = query.tuples()._get_cursor_wrapper(cursor)
+            wrapper.initialize()  # peewee's own reading of the columns, done once
+            converters = self._converters[key] = tuple(
+                (index, convert) for index, convert in enumerate(wrapper.converters) if convert
+            )
+        rows = cursor.fetchall()
+        if not converters:
+            return rows
+        converted = []
+        for row in rows:
+            row = list(row)
+            for index, convert in converters:
+                row[index] = convert(row[index])
+            converted.append(tuple(row))
+        return converted
 
     def _compile(self, shape, params):
         stand_ins = {}

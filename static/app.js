@@ -132,8 +132,9 @@
 
 // --- Focus across swaps ------------------------------------------------------------
 // A region swapped whole (the consent grid, the operators' list...) would drop keyboard
-// focus onto <body>. Focus goes back to the control that had it: same id, or same
-// data-focus-key for controls repeated per row; the grid's text filters survive the swap
+// focus onto <body>. Focus goes back to the control that had it: same data-focus-key,
+// same id, or else the same name read aloud (aria-label: "Seleziona 000004", "Storico di
+// 000004" name the row's control); the grid's text filters survive the swap
 // (hx-preserve) and keep their caret. data-autofocus in new content takes focus instead.
 (function () {
   let focusKey = null;
@@ -142,7 +143,9 @@
   function keyOf(element) {
     if (!element || element === document.body) return null;
     if (element.dataset && element.dataset.focusKey) return "[data-focus-key=\"" + element.dataset.focusKey + "\"]";
-    return element.id ? "#" + CSS.escape(element.id) : null;
+    if (element.id) return "#" + CSS.escape(element.id);
+    const label = element.getAttribute("aria-label");
+    return label ? element.localName + "[aria-label=\"" + CSS.escape(label) + "\"]" : null;
   }
 
   // On a page loaded whole, the element marked data-autofocus takes focus at once, and

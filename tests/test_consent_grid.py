@@ -92,7 +92,7 @@ def test_htmx_request_for_another_target_or_a_history_restore_gets_the_page(admi
 
 
 def test_grid_has_the_columns_filters_and_pager_of_the_spec(admin):
-    page = grid(admin)
+    page = parse(admin.get(URL))
     headers = [visible_text(th) for th in page.select("thead tr.grid-head th:not(.col-check):not(.col-storico)")]
     assert [h.rstrip("▲▼↕ ") for h in headers] == [
         "Codice", "Ragione sociale", "Stato richiesta", "Data richiesta", "Stato risposta",
@@ -108,11 +108,27 @@ def test_grid_has_the_columns_filters_and_pager_of_the_spec(admin):
     }
     code_box = page.select_one("input[name=codice]")
     assert code_box["hx-trigger"] == "input changed delay:300ms, search"
-    assert code_box.has_attr("hx-preserve") and code_box["hx-push-url"] == "true"
+    assert code_box.has_attr("hx-preserve")
     assert page.find("label", string="Elem. pag.") is not None
     assert [o["value"] for o in page.select("select[name=per_pagina] option")] == [
         "10", "25", "50", "100"]
     assert summary(page) == "Elementi 1 - 10 di 11"
+
+
+def test_a_fragment_marks_the_place_of_the_filters_htmx_keeps(admin):
+    """The filter controls survive every swap (hx-preserve): a fragment sends only their place."""
+    page = parse(admin.get(URL + "?codice=pink&stato_risposta=granted"))
+    fragment = grid(admin, "?codice=pink&stato_risposta=granted")
+    kept = [element["id"] for element in page.select("#consent-grid [hx-preserve]")]
+    assert kept == ["grid-op", "grid-codice", "grid-stato-richiesta", "grid-stato-risposta"]
+    assert page.select_one("#grid-codice")["value"] == "pink"
+    for element_id in kept:
+        marker = fragment.select_one(f"#{element_id}")
+        assert marker.has_attr("hx-preserve") and not marker.find_all()
+        assert marker.name == page.select_one(f"#{element_id}").name
+    # Everything else is rendered from the request's state.
+    assert fragment.select_one("#grid-per-pagina option[selected]")["value"] == "10"
+    assert fragment.select_one("input[name=ordina]")["value"] == "codice"
 
 
 def test_only_clients_with_an_active_smart_service_are_listed(admin):
@@ -187,7 +203,7 @@ def test_state_filters_and_their_combinations(admin, query, expected):
 
 
 def test_filters_are_echoed_in_the_inputs(admin):
-    page = grid(admin, "?codice=00&op=inizia&stato_richiesta=inviato&stato_risposta=aderito")
+    page = parse(admin.get(URL + "?codice=00&op=inizia&stato_richiesta=inviato&stato_risposta=aderito"))
     assert page.select_one("input[name=codice]")["value"] == "00"
     selected = {s["name"]: s.find("option", selected=True)["value"]
                 for s in page.select(".grid-filter-row select")}
@@ -235,7 +251,7 @@ def test_sort_by_each_column_both_ways(admin, db, column, descending):
 def test_sort_header_links_toggle_direction_and_keep_filters(admin):
     page = grid(admin, "?codice=0&stato_richiesta=inviato&pagina=2")
     link = page.select_one("th.col-data_richiesta a")
-    assert link["href"] == link["hx-get"]
+    assert not link.has_attr("hx-get")  # boosted: the grid's links swap the grid with their href
     assert link["href"] == (
         "/area-personale/consensi?codice=0&stato_richiesta=inviato&ordina=data_richiesta")
     page = grid(admin, "?ordina=data_richiesta")

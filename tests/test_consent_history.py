@@ -82,8 +82,13 @@ def test_history_fragment_for_the_dialog_and_full_page_from_one_url(admin):
 def test_grid_rows_open_the_history_in_place(admin):
     page = parse(admin.get(URL + "?codice=PINK", headers=htmx_headers("consent-grid")))
     link = page.find("a", attrs={"aria-label": "Storico di PINK"})
-    assert link["href"] == link["hx-get"] == history_url("PINK")
-    assert link["hx-target"] == "#consent-history"
+    # A boosted link (the grid boosts its links) swapping the dialog, the address unchanged.
+    assert link["href"] == history_url("PINK") and not link.has_attr("hx-get")
+    assert link["hx-target"] == "#consent-history" and link["hx-push-url"] == "false"
+    assert page.select_one("#consent-grid")["hx-boost:inherited"] == "true"
+    boosted = {**htmx_headers("consent-history"), "HX-Boosted": "true"}
+    dialog = parse(admin.get(link["href"], headers=boosted))
+    assert dialog.find("h1") is None and dialog.select_one("#consent-history") is not None
     full = parse(admin.get(URL))
     assert full.select_one("dialog#consent-history-dialog #consent-history") is not None
 

@@ -25,11 +25,27 @@ def test_each_run_binds_its_own_values_and_the_sql_is_written_once_per_shape(db)
     assert built == ["asc", "desc"]
 
 
-def test_rows_come_back_as_the_query_would_give_them(db):
-    prepared = Prepared(lambda _shape, code: Client.select().where(Client.code == code).limit(1))
-    client = next(iter(prepared(None, code="PINK")))
-    assert isinstance(client, Client) and client.code == "PINK"
-    assert client.studio.code == "BPF103"
+def test_rows_come_back_as_tuples_converted_as_peewee_converts_them(db):
+    import datetime as dt
+
+    from models import User
+
+    moment = dt.datetime(2026, 3, 4, 5, 6, 7)
+    Client.update(consent_requested_at=moment).where(Client.code == "PINK").execute()
+
+    def build(_shape, code):
+        return (
+            Client.select(Client.code, Client.consent_requested_at, User.active)
+            .join(User, on=(User.client == Client.id))
+            .where(Client.code == code)
+            .tuples()
+        )
+
+    prepared = Prepared(build)
+    for _ in range(2):  # the first run works the conversions out, the second reuses them
+        rows = prepared(None, code="PINK")
+        assert rows == list(build(None, "PINK")) == [("PINK", moment, True)]
+        assert isinstance(rows[0][1], dt.datetime) and rows[0][2] is True
 
 
 def test_a_value_rewritten_on_its_way_into_the_sql_is_refused(db):

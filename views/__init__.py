@@ -85,9 +85,10 @@ def htmx_target_id() -> str | None:
 
 def wants_fragment(target_id: str) -> bool:
     """Tell whether this request asks only for the region ``target_id`` of the page."""
+    # A boosted link asks for a region too when it targets one (a boosted link elsewhere
+    # targets the body, so it gets the page).
     return (
         is_htmx()
-        and request.headers.get("HX-Boosted") != "true"
         and request.headers.get("HX-History-Restore-Request") != "true"
         and htmx_target_id() == target_id
     )
@@ -96,24 +97,48 @@ def wants_fragment(target_id: str) -> bool:
 def render_page_or_fragment(page: str, fragment: str, target_id: str, status: int = 200, **context):
     """Render the full page, or only the fragment when htmx targets ``#target_id``.
 
-    The page template includes the fragment template, so both come from one source.
+    The page template includes the fragment template, so both come from one source;
+    ``as_fragment`` tells it which one it is writing.
     """
-    template = fragment if wants_fragment(target_id) else page
-    response = make_response(render_template(template, **context), status)
+    as_fragment = wants_fragment(target_id)
+    template = fragment if as_fragment else page
+    response = make_response(render_template(template, as_fragment=as_fragment, **context), status)
     response.vary.add("HX-Request")
     response.vary.add("HX-Target")
     return response
+
+
+def path_for(endpoint: str) -> str:
+    """``url_for(endpoint)`` of a route without arguments, built once per process.
+
+    A route's path changes only with the script root the app is mounted at, so it is
+    kept per script root; a page of the grid names its routes a dozen times.
+    """
+    key = (request.script_root, endpoint)
+    path = _PATHS.get(key)
+    if path is None:
+        path = _PATHS[key] = url_for(endpoint)
+    return path
 
 
 def url_for_each(endpoint: str, argument: str):
     """``id -> URL`` of ``endpoint`` for the rows of a list, with url_for's work done once.
 
     A page linking each of its rows to the same route would otherwise build the route
-    once per row; here the URL is built once around a stand-in id.
+    once per row; here the URL is built once (per process and script root) around a
+    stand-in id.
     """
-    stand_in = 2_147_483_646  # fits the bounded <int:> converter, and no real path has it
-    prefix, _, suffix = url_for(endpoint, **{argument: stand_in}).partition(str(stand_in))
+    key = (request.script_root, endpoint, argument)
+    parts = _PATHS.get(key)
+    if parts is None:
+        stand_in = 2_147_483_646  # fits the bounded <int:> converter, and no real path has it
+        prefix, _, suffix = url_for(endpoint, **{argument: stand_in}).partition(str(stand_in))
+        parts = _PATHS[key] = (prefix, suffix)
+    prefix, suffix = parts
     return lambda value: f"{prefix}{int(value)}{suffix}"
+
+
+_PATHS: dict = {}
 
 
 def redirect_to_url(url: str):

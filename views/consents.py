@@ -8,6 +8,7 @@ with the grid in place (htmx) or a redirect back to it.
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from views import (
     client_ip,
     get_in_studio_or_404,
     is_htmx,
+    path_for,
     redirect_to_url,
     render_page_or_fragment,
     url_for_each,
@@ -75,11 +77,47 @@ def back_url() -> str:
 
 
 def grid_url(state: consent_grid.GridState, **changes) -> str:
-    """The grid's URL for ``state`` (a page renders a dozen: the path is built once per request)."""
-    if "grid_path" not in g:
-        g.grid_path = url_for("consents.index")
-    query = urlencode(state.query_args(**changes), safe=URL_SAFE)
-    return f"{g.grid_path}?{query}" if query else g.grid_path
+    """The grid's URL for ``state``, with ``changes`` (``pagina=2``) applied."""
+    return _with_query(path_for("consents.index"), state.query_args(**changes))
+
+
+class GridLinks:
+    """Every URL one rendering of the grid shows: its actions, its sort headers, its pages,
+    each row's history (a page shows a few dozen: paths are built once per process)."""
+
+    def __init__(self, state: consent_grid.GridState):
+        self.state = state
+        self.grid = path_for("consents.index")
+        self.select = path_for("consents.select")
+        self.send = path_for("consents.send")
+        self.history = url_for_each("consents.history", "client_id")
+
+    def current(self) -> str:
+        return _with_query(self.grid, self.state.query_args())
+
+    def sort(self, column: str) -> str:
+        """Sorted by ``column`` (reversed if it already is), from the first page."""
+        return _with_query(self.grid, self.state.query_args(
+            ordina=self.state.order_after_clicking(column), pagina=1))
+
+    def page(self, number: int) -> str:
+        return _with_query(self.grid, self.state.query_args(pagina=number))
+
+    def send_to(self, mode: str) -> str:
+        """Ask to send to everyone ("tutti") or to the selection, coming back to this grid."""
+        return _with_query(self.send, {"modo": mode, **self.state.query_args()})
+
+
+def _with_query(path: str, args: dict) -> str:
+    if not args:
+        return path
+    return path + "?" + "&".join([_query_pair(name, value) for name, value in args.items()])
+
+
+@functools.lru_cache(maxsize=4096)
+def _query_pair(name: str, value) -> str:
+    """``name=value`` for a query string (each is encoded once per process)."""
+    return urlencode({name: value}, safe=URL_SAFE)
 
 
 def render_grid(state: consent_grid.GridState, status: int = 200, message: str | None = None,
@@ -90,12 +128,11 @@ def render_grid(state: consent_grid.GridState, status: int = 200, message: str |
         message, level = CORRECTED_MESSAGE, "warning"
     response = render_page_or_fragment(
         "consents/index.html", "consents/_grid.html", GRID_ID, status=status,
-        grid=page, state=page.state, grid_url=grid_url, ops=consent_grid.OPS,
+        grid=page, state=page.state, links=GridLinks(page.state), ops=consent_grid.OPS,
         request_states=consent_grid.REQUEST_STATES, answer_states=consent_grid.ANSWER_STATES,
         columns=consent_grid.COLUMNS, page_sizes=consent_grid.PAGE_SIZES,
         plural=plural, plural_article=consent_grid.plural_article,
-        message=message, level=level, intro=INTRO, back_url=back_url(),
-        history_url_of=url_for_each("consents.history", "client_id"), **context,
+        message=message, level=level, intro=INTRO, back_url=back_url, **context,
     )
     if request.method == "GET" and wants_fragment(GRID_ID):
         # The address bar shows the grid as it is (defaults left out, the page actually shown).
