@@ -191,7 +191,8 @@ def _init_request_hooks(app: Flask) -> None:
 
     @app.context_processor
     def header_context():
-        return {"today_label": italian.today_in_capitals()}
+        # A function: only a whole page's header shows it, not a fragment.
+        return {"today_label": italian.today_in_capitals}
 
     @app.after_request
     def security_headers(response):

@@ -1,18 +1,20 @@
 """Gzip for HTML responses, when the client accepts it and the body is worth compressing.
 
-Pages and fragments are small enough to compress in well under a millisecond,
-and shrink to a fifth or less; static files are left to their own handling
-(they are sent as files, and a front proxy usually serves them).
+Pages and fragments shrink to a sixth; static files are left to their own handling
+(they are sent as files, and a front proxy usually serves them). The compressor is
+ISA-L's (python-isal): the consent grid's fragment, 15 kB, takes 0.02 ms where zlib
+takes 0.09 ms at the same size, and every keystroke in the grid's filters asks for one.
+Its output is ordinary gzip.
 """
 
 from __future__ import annotations
 
-import gzip
-
 from flask import Flask, request
+from isal import isal_zlib
 
 MIN_SIZE = 500  # bytes: below this, the gzip header and the CPU cost more than they save
-COMPRESS_LEVEL = 3  # a grid fragment in 0.1 ms instead of 0.15, for about 12% more bytes
+COMPRESS_LEVEL = 2  # ISA-L's levels are 0-3; 2 is as small as zlib's 3, in a fifth of the time
+GZIP_WBITS = 31  # a gzip header and trailer around the DEFLATE stream (mtime 0)
 COMPRESSIBLE_TYPES = ("text/html",)
 
 
@@ -51,7 +53,7 @@ def compress_response(response):
     response.vary.add("Accept-Encoding")
     if not accepts_gzip(request.headers.get("Accept-Encoding", "")):
         return response
-    response.set_data(gzip.compress(body, compresslevel=COMPRESS_LEVEL, mtime=0))
+    response.set_data(isal_zlib.compress(body, COMPRESS_LEVEL, GZIP_WBITS))
     response.headers["Content-Encoding"] = "gzip"
     return response
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from peewee import Case, Value, fn
 
@@ -242,8 +243,9 @@ def _selection_of(user_id: int):
     )
 
 
-@dataclass(frozen=True)
-class GridRow:
+class GridRow(NamedTuple):
+    """One client's row (a tuple: a page builds one per client shown, at every keystroke)."""
+
     id: int
     code: str
     name: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from zoneinfo import ZoneInfo
 
 ROME = ZoneInfo("Europe/Rome")
@@ -37,11 +38,13 @@ def today_in_capitals(now: dt.datetime | None = None) -> str:
     return f"{WEEKDAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}".upper()
 
 
+@functools.lru_cache(maxsize=8192)
 def format_datetime(moment: dt.datetime | None) -> str:
-    """A stored timestamp as dd/mm/yyyy HH:MM in Rome time ("" when missing)."""
+    """A stored timestamp as dd/mm/yyyy HH:MM in Rome time ("" when missing).
+
+    Remembered: a page of the consent grid shows twenty, and many are equal (a sending
+    stamps every client it reaches with the same moment); the answer never changes.
+    """
     if moment is None:
         return ""
-    # Formatted by hand (a grid page shows twenty): % is faster here than strftime or an f-string.
-    local = to_rome(moment)
-    return "%02d/%02d/%04d %02d:%02d" % (  # noqa: UP031
-        local.day, local.month, local.year, local.hour, local.minute)
+    return to_rome(moment).strftime("%d/%m/%Y %H:%M")

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from urllib.parse import parse_qs, unquote, urlparse
 
 from peewee import (
+    AutoField,
+    BigIntegerField,
     BooleanField,
     CharField,
     Check,
@@ -131,7 +133,9 @@ class Prepared:
             wrapper = query.tuples()._get_cursor_wrapper(cursor)
             wrapper.initialize()  # peewee's own reading of the columns, done once
             converters = self._converters[key] = tuple(
-                (index, convert) for index, convert in enumerate(wrapper.converters) if convert
+                (index, convert)
+                for index, (convert, field) in enumerate(zip(wrapper.converters, wrapper.fields, strict=True))
+                if convert and type(field) not in _DRIVER_TYPED
             )
         rows = cursor.fetchall()
         if not converters:
@@ -163,6 +167,10 @@ class Prepared:
             raise ValueError(f"Prepared: {changed} changed on the way into the SQL")
         return query, sql, slots
 
+
+# Columns both drivers already return as the field's Python type (int, str): peewee's
+# conversion of them would only copy the value.
+_DRIVER_TYPED = (AutoField, IntegerField, BigIntegerField, CharField, TextField)
 
 _STAND_IN_INT = -7_340_000_000_000
 _STAND_IN_STR = "\x00prepared-"

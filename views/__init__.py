@@ -103,8 +103,7 @@ def render_page_or_fragment(page: str, fragment: str, target_id: str, status: in
     as_fragment = wants_fragment(target_id)
     template = fragment if as_fragment else page
     response = make_response(render_template(template, as_fragment=as_fragment, **context), status)
-    response.vary.add("HX-Request")
-    response.vary.add("HX-Target")
+    response.vary.update(("HX-Request", "HX-Target"))
     return response
 
 

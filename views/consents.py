@@ -126,9 +126,10 @@ def render_grid(state: consent_grid.GridState, status: int = 200, message: str |
     page = consent_grid.load_page(current_user.studio_id, current_user.id, state)
     if message is None and state.corrected:
         message, level = CORRECTED_MESSAGE, "warning"
+    links = GridLinks(page.state)
     response = render_page_or_fragment(
         "consents/index.html", "consents/_grid.html", GRID_ID, status=status,
-        grid=page, state=page.state, links=GridLinks(page.state), ops=consent_grid.OPS,
+        grid=page, state=page.state, links=links, ops=consent_grid.OPS,
         request_states=consent_grid.REQUEST_STATES, answer_states=consent_grid.ANSWER_STATES,
         columns=consent_grid.COLUMNS, page_sizes=consent_grid.PAGE_SIZES,
         plural=plural, plural_article=consent_grid.plural_article,
@@ -136,7 +137,7 @@ def render_grid(state: consent_grid.GridState, status: int = 200, message: str |
     )
     if request.method == "GET" and wants_fragment(GRID_ID):
         # The address bar shows the grid as it is (defaults left out, the page actually shown).
-        response.headers["HX-Push-Url"] = grid_url(page.state)
+        response.headers["HX-Push-Url"] = links.current()
     return response
 
 
