@@ -315,7 +315,8 @@ def _rows_query(studio_id: int, user_id: int, state: GridState):
 
 
 def _window_query(shape, studio_id: int, user_id: int, limit: int, offset: int):
-    state, from_end = shape
+    *filters, from_end = shape
+    state = _state_of(filters)
     return (
         _rows_query(studio_id, user_id, state)
         .order_by(*listing.window_ordering(ordering(state), from_end))
@@ -325,7 +326,7 @@ def _window_query(shape, studio_id: int, user_id: int, limit: int, offset: int):
 
 
 def _count_query(shape, studio_id: int, user_id: int):
-    state = shape
+    state = _state_of(shape)
     if state.codice:
         return Client.select(fn.COUNT(Client.id), _selection_of(user_id)).where(
             filtered_clients(studio_id, state)
@@ -343,9 +344,16 @@ _PREPARED_WINDOW = Prepared(_window_query)
 _PREPARED_COUNT = Prepared(_count_query)
 
 
-def _shape(state: GridState) -> GridState:
-    """What of the state changes the SQL (not the page, nor the page size: values)."""
-    return replace(state, pagina=1, per_pagina=listing.PAGE_SIZES[0], corrected=())
+def _shape(state: GridState) -> tuple:
+    """What of the state changes the SQL (not the page, nor the page size: values), as a
+    plain tuple: it is looked up at every request."""
+    return (state.codice, state.op, state.stato_richiesta, state.stato_risposta, state.ordina)
+
+
+def _state_of(shape) -> GridState:
+    codice, op, stato_richiesta, stato_risposta, ordina = shape
+    return GridState(codice=codice, op=op, stato_richiesta=stato_richiesta,
+                     stato_risposta=stato_risposta, ordina=ordina)
 
 
 def _read(prepared: Prepared, shape, state: GridState, **params):
@@ -365,7 +373,7 @@ def _grid_rows(clients) -> tuple[list, int | None]:
 
 def _window_rows(studio_id: int, user_id: int, state: GridState, place: listing.Window):
     rows, selection = _grid_rows(_read(
-        _PREPARED_WINDOW, (_shape(state), place.from_end), state,
+        _PREPARED_WINDOW, (*_shape(state), place.from_end), state,
         studio_id=studio_id, user_id=user_id, limit=place.limit, offset=place.offset,
     ))
     if place.from_end:

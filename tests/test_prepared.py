@@ -84,4 +84,4 @@ def test_the_statement_count_is_unchanged(db):
 def test_url_for_each_writes_what_url_for_writes(app, client_id):
     with app.test_request_context("/"):
         history = url_for_each("consents.history", "client_id")
-        assert history(client_id) == url_for("consents.history", client_id=client_id)
+        assert history[client_id] == url_for("consents.history", client_id=client_id)
