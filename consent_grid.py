@@ -81,7 +81,7 @@ class GridState:
     @classmethod
     def from_args(cls, args: Mapping) -> GridState:
         """Read the grid's state from query-string (or form) values; bad ones become defaults."""
-        defaults = cls()
+        defaults = _DEFAULT_STATE
         corrected = []
 
         def choice(name, allowed):
@@ -97,7 +97,7 @@ class GridState:
         if len(codice) > CODE_MAX_LENGTH:
             codice = codice[:CODE_MAX_LENGTH]
             corrected.append("codice")
-        sort = choice("ordina", set(COLUMNS) | {f"-{c}" for c in COLUMNS})
+        sort = choice("ordina", _SORT_ORDERS)
         size = _integer(args.get("per_pagina"))
         if size not in PAGE_SIZES:
             if args.get("per_pagina") not in (None, ""):
@@ -155,6 +155,7 @@ class GridState:
         return values
 
 
+_SORT_ORDERS = frozenset(COLUMNS) | {f"-{column}" for column in COLUMNS}
 _QUERY_FIELDS = ("codice", "op", "stato_richiesta", "stato_risposta", "ordina", "pagina", "per_pagina")
 _DEFAULT_STATE = GridState()
 
