@@ -115,6 +115,20 @@ def test_grid_has_the_columns_filters_and_pager_of_the_spec(admin):
     assert summary(page) == "Elementi 1 - 10 di 11"
 
 
+def test_the_address_follows_the_grid_without_repeating_itself(admin):
+    """A grid request pushes its URL; asked again from that same address, it replaces it
+    (no duplicate history entry); a sending's confirmation does not touch the address."""
+    pushed = admin.get(URL + "?codice=pink", headers=GRID)
+    assert pushed.headers["HX-Push-Url"] == URL + "?codice=pink"
+    here = {**GRID, "HX-Current-URL": "http://localhost" + URL + "?codice=pink"}
+    again = admin.get(URL + "?codice=pink", headers=here)
+    assert again.headers["HX-Replace-Url"] == URL + "?codice=pink"
+    assert "HX-Push-Url" not in again.headers
+    confirm = admin.get(URL + "/invio?modo=tutti&codice=pink", headers=here)
+    assert confirm.status_code == 200 and parse(confirm).select_one(".confirm-panel")
+    assert "HX-Push-Url" not in confirm.headers and "HX-Replace-Url" not in confirm.headers
+
+
 def test_a_fragment_marks_the_place_of_the_filters_htmx_keeps(admin):
     """The filter controls survive every swap (hx-preserve): a fragment sends only their place."""
     page = parse(admin.get(URL + "?codice=pink&stato_risposta=granted"))

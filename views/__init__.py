@@ -113,10 +113,11 @@ def path_for(endpoint: str) -> str:
     A route's path changes only with the script root the app is mounted at, so it is
     kept per script root; a page of the grid names its routes a dozen times.
     """
+    paths = _paths()
     key = (request.script_root, endpoint)
-    path = _PATHS.get(key)
+    path = paths.get(key)
     if path is None:
-        path = _PATHS[key] = url_for(endpoint)
+        path = paths[key] = url_for(endpoint)
     return path
 
 
@@ -127,16 +128,24 @@ def url_for_each(endpoint: str, argument: str) -> RowUrls:
     once per row; here the URL is built once (per process and script root) around a
     stand-in id. Read by index, as a template reads it cheapest: ``urls[row.id]``.
     """
+    paths = _paths()
     key = (request.script_root, endpoint, argument)
-    parts = _PATHS.get(key)
+    parts = paths.get(key)
     if parts is None:
         stand_in = 2_147_483_646  # fits the bounded <int:> converter, and no real path has it
         prefix, _, suffix = url_for(endpoint, **{argument: stand_in}).partition(str(stand_in))
-        parts = _PATHS[key] = (prefix, suffix)
+        parts = paths[key] = (prefix, suffix)
     return RowUrls(*parts)
 
 
+def _paths() -> dict:
+    """This app's built paths (kept with the app, whose routes they are)."""
+    return current_app.extensions.setdefault("portal_paths", {})
+
+
 class RowUrls:
+    """One route's URL for any row id, read by index."""
+
     __slots__ = ("prefix", "suffix")
 
     def __init__(self, prefix: str, suffix: str):
@@ -144,9 +153,6 @@ class RowUrls:
 
     def __getitem__(self, row_id: int) -> str:
         return f"{self.prefix}{int(row_id)}{self.suffix}"
-
-
-_PATHS: dict = {}
 
 
 def redirect_to_url(url: str):

@@ -12,7 +12,7 @@ import functools
 import re
 import secrets
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import (
     Blueprint,
@@ -135,9 +135,13 @@ def render_grid(state: consent_grid.GridState, status: int = 200, message: str |
         plural=plural, plural_article=consent_grid.plural_article,
         message=message, level=level, intro=INTRO, back_url=back_url, **context,
     )
-    if request.method == "GET" and wants_fragment(GRID_ID):
-        # The address bar shows the grid as it is (defaults left out, the page actually shown).
-        response.headers["HX-Push-Url"] = links.current()
+    if request.endpoint == "consents.index" and wants_fragment(GRID_ID):
+        # The address bar shows the grid as it is (defaults left out, the page actually
+        # shown): a new entry in the history, unless the address is already that one.
+        url = links.current()
+        shown = urlsplit(request.headers.get("HX-Current-URL", ""))
+        same = url == shown.path + (f"?{shown.query}" if shown.query else "")
+        response.headers["HX-Replace-Url" if same else "HX-Push-Url"] = url
     return response
 
 
