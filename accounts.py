@@ -148,8 +148,10 @@ def load_session_user(token: str, idle_timeout: dt.timedelta, absolute_timeout: 
     if not rows:
         return None
     created_at, last_seen_at, *user_values = rows[0]
-    # As peewee builds a row it has read (no defaults, nothing marked changed).
+    # As peewee builds a row it has read: no defaults, and nothing marked changed (a save
+    # of the changed fields must not write back what was merely read).
     user = User(__no_default__=True, **dict(zip(_USER_FIELDS, user_values, strict=True)))
+    user._dirty.clear()
     now = utcnow()
     if (
         not user.active

@@ -695,8 +695,9 @@ def measure_http(studio: dict, seconds: int, connections: int = 8) -> dict:
         # both; the budget reads the median of the rounds' ratios.
         rounds = max(1, seconds)
         runs = {key: [] for key, _, _ in runnable}
-        for _ in range(rounds):
-            for key, path, headers in runnable:
+        for round_number in range(rounds):
+            # Each URL goes first in every other round, so neither always follows the other.
+            for key, path, headers in (runnable if round_number % 2 == 0 else runnable[::-1]):
                 runs[key].append(load(base + path, headers, max(1, seconds // rounds),
                                       connections))
         for key, parts in runs.items():
@@ -718,7 +719,7 @@ def measure_http(studio: dict, seconds: int, connections: int = 8) -> dict:
             shares = [grid["rps"] / health["rps"]
                       for health, grid in zip(runs["healthz"], runs["grid_fragment"], strict=True)]
             results["grid_share_rounds"] = [round(share, 3) for share in shares]
-            results["grid_share_median"] = round(statistics.median(shares), 3)
+            results["grid_share_median"] = statistics.median(shares)
         return {"connections": connections, "workers": 2, "seconds": seconds, **results}
     finally:
         server.terminate()
@@ -784,9 +785,10 @@ def evaluate(run: dict) -> list[dict]:
     share = None
     if grid_http.get("status") == "ok" and health.get("status") == "ok":
         share = http_run.get("grid_share_median") or grid_http["rps"] / health["rps"]
-        share = round(share, 2)
     throughput = budget("HTTP: richieste/s frammento griglia / richieste/s /healthz "
                         "(mediana dei turni alternati)", share, BUDGET_THROUGHPUT, ">=")
+    if share is not None:  # judged on the measured value, shown rounded
+        throughput["value"] = round(share, 3)
     grid_page, bare = large["pages"].get("grid_first", {}), large["pages"].get("healthz", {})
     indexed = large.get("floors", {}).get("grid_first", {}).get("indexed_sql_median_ms")
     if share is not None and not throughput["met"] and grid_page.get("status") == "ok":
@@ -806,15 +808,14 @@ def evaluate(run: dict) -> list[dict]:
     share = budget("byte: frammento griglia / documento HTML della pagina intera",
                    sizes_run["fragment_share"] if ok else None, round(BUDGET_FRAGMENT_SHARE, 3))
     if ok and not share["met"]:
+        # The page holds the fragment: fragment <= page / 5 needs the fragment under a
+        # quarter of the rest of the page. Reported as missed, with the figures that say why.
         chrome = sizes_run["page"]["bytes"] - sizes_run["fragment"]["bytes"]
         rows = sizes_run.get("rows_bytes", 0)
-        if rows > chrome // 4:
-            # Unreachable by any grid: the page holds the fragment, so fragment <= page / 5
-            # needs the fragment under a quarter of the rest, and the rows alone exceed it.
-            share.update(met=None, kind="principle", verdict="impossibile per principio")
-        share["note"] = (f"la pagina è la griglia più {chrome:,} byte di intestazione; il "
-                         f"frammento ne sarebbe 1/5 solo se la griglia pesasse meno di "
-                         f"{chrome // 4:,} byte, e le sole {PAGE_SIZE} righe ne pesano {rows:,}")
+        share["note"] = (f"la pagina è il frammento più {chrome:,} byte (intestazione, menu, e "
+                         f"i controlli dei filtri, che un frammento solo segna); il frammento ne "
+                         f"sarebbe 1/5 solo sotto {chrome // 4:,} byte, e le sue {PAGE_SIZE} "
+                         f"righe, con casella e link allo storico, ne pesano {rows:,}")
     checks.append(share)
     if ok:  # the other reading, for information: against the page as a browser loads it
         for label, key in (("senza gzip", "fragment_share_of_load"),
@@ -942,8 +943,7 @@ def draw_chart(runs: list[dict], path: str) -> None:
             if c["budget"].startswith("HTTP"):
                 ratio = c["limit"] / c["value"] if c["value"] else 10
             use.append(ratio)
-        colors = ["#e90" if c.get("kind") == "principle" else "#999" if c["met"] is None
-                  else "#2a7" if c["met"] else "#c33" for c in checks]
+        colors = ["#999" if c["met"] is None else "#2a7" if c["met"] else "#c33" for c in checks]
         ax.barh(range(len(checks)), use, color=colors)
         ax.axvline(1.0, color="black", linewidth=1)
         ax.set_yticks(range(len(checks)), names, fontsize=7)
@@ -1034,11 +1034,9 @@ def main(argv=None) -> int:
         update_readme(markdown)
     missed = [c for run in runs for c in run["budgets"] if c["met"] is False]
     met = [c for run in runs for c in run["budgets"] if c["met"]]
-    principle = [c for run in runs for c in run["budgets"] if c.get("kind") == "principle"]
-    print(f"Budget rispettati: {len(met)}; mancati: {len(missed)}; "
-          f"impossibili per principio: {len(principle)}"
-          + "".join(f"\n  - [{run['backend']}] {c['budget']}: {c['verdict']}" for run in runs
-                    for c in run["budgets"] if c["met"] is False or c.get("kind") == "principle"))
+    print(f"Budget rispettati: {len(met)}; mancati: {len(missed)}"
+          + "".join(f"\n  - [{run['backend']}] {c['budget']}" for run in runs
+                    for c in run["budgets"] if c["met"] is False))
     return 1 if missed and args.strict else 0
 
 

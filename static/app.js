@@ -198,6 +198,14 @@
       element.removeAttribute("id");
     });
   });
+  // A grid fragment only marks where the kept filters go (a marker has no name). Should a
+  // marker find nothing to keep (a restore that failed after the lines above), the page
+  // is loaded whole, so the filters are never left missing.
+  document.addEventListener("htmx:after:swap", function () {
+    if (document.querySelector("#consent-grid [hx-preserve]:not([name])")) {
+      window.location.reload();
+    }
+  });
 })();
 
 // --- Consent history dialog ----------------------------------------

@@ -256,3 +256,19 @@ def test_paging_and_cancelling_from_the_keyboard_keep_focus_where_the_user_was(b
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Conferma l'invio della richiesta di consenso")).to_have_count(0)
     expect(page.get_by_role("link", name="Invia a tutti")).to_be_focused()
+
+
+def test_filters_that_lost_their_place_bring_the_page_back_whole(browser_login, live_server):
+    """A fragment only marks where the kept filters go; with nothing to keep (as after a
+    Back whose request failed) the page is loaded whole rather than left without filters."""
+    page = open_grid(browser_login, live_server, "?codice=PINK")
+    page.evaluate("window.__notReloaded = true")
+    # What the page does before a history restore, here with no restore to follow.
+    page.evaluate("document.querySelectorAll('#consent-grid [hx-preserve]')"
+                  ".forEach(function (element) { element.removeAttribute('id'); })")
+    page.locator("th.col-ragione_sociale a.sort-link").click()
+    expect(page).to_have_url(live_server.url + "/area-personale/consensi?codice=PINK&ordina=ragione_sociale")
+    expect(page.get_by_label("Codice", exact=True)).to_have_value("PINK")
+    expect(page.get_by_label("Confronto sul codice")).to_have_value("contiene")
+    assert page.evaluate("window.__notReloaded") is None  # loaded whole
+    assert page.locator("#consent-grid [hx-preserve]:not([name])").count() == 0

@@ -124,6 +124,9 @@ def test_the_address_follows_the_grid_without_repeating_itself(admin):
     again = admin.get(URL + "?codice=pink", headers=here)
     assert again.headers["HX-Replace-Url"] == URL + "?codice=pink"
     assert "HX-Push-Url" not in again.headers
+    # The browser may show a quote encoded: still the same address.
+    quoted = admin.get(URL + "?codice=0'0", headers={**GRID, "HX-Current-URL": "http://localhost" + URL + "?codice=0%270"})
+    assert quoted.headers["HX-Replace-Url"] == URL + "?codice=0'0"
     confirm = admin.get(URL + "/invio?modo=tutti&codice=pink", headers=here)
     assert confirm.status_code == 200 and parse(confirm).select_one(".confirm-panel")
     assert "HX-Push-Url" not in confirm.headers and "HX-Replace-Url" not in confirm.headers

@@ -61,6 +61,14 @@ def test_login_starts_a_new_server_side_session(app, client, db):
     assert UserSession.select().where(UserSession.user == admin).count() == 1
 
 
+def test_the_session_user_is_the_user_as_stored_with_nothing_marked_changed(app, db):
+    stored = User.get(User.username == "operatore1")
+    token = accounts.start_session(stored, "127.0.0.1", "test")
+    user = accounts.load_session_user(token, dt.timedelta(minutes=30), dt.timedelta(hours=12))
+    assert user.__data__ == User.get_by_id(stored.id).__data__  # the login stamped last_login_at
+    assert user.dirty_fields == []  # a save of changed fields writes nothing merely read
+
+
 def test_a_cookie_captured_before_logout_no_longer_works(app, db):
     victim = login_as(app, "admin")
     captured = victim.get_cookie("session").value

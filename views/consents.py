@@ -12,7 +12,7 @@ import functools
 import re
 import secrets
 from dataclasses import dataclass
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 from flask import (
     Blueprint,
@@ -140,7 +140,8 @@ def render_grid(state: consent_grid.GridState, status: int = 200, message: str |
         # shown): a new entry in the history, unless the address is already that one.
         url = links.current()
         shown = urlsplit(request.headers.get("HX-Current-URL", ""))
-        same = url == shown.path + (f"?{shown.query}" if shown.query else "")
+        # Compared decoded: the browser may show ' as %27 where we write it plainly.
+        same = unquote(url) == unquote(shown.path + (f"?{shown.query}" if shown.query else ""))
         response.headers["HX-Replace-Url" if same else "HX-Push-Url"] = url
     return response
 
