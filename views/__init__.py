@@ -108,7 +108,7 @@ def render_page_or_fragment(page: str, fragment: str, target_id: str, status: in
 
 
 def path_for(endpoint: str) -> str:
-    """``url_for(endpoint)`` of a route without arguments, built once per process.
+    """``url_for(endpoint)`` of a route without arguments, built once per app.
 
     A route's path changes only with the script root the app is mounted at, so it is
     kept per script root; a page of the grid names its routes a dozen times.
@@ -125,7 +125,7 @@ def url_for_each(endpoint: str, argument: str) -> RowUrls:
     """``urls[id]``: the URL of ``endpoint`` for each row of a list, with url_for's work done once.
 
     A page linking each of its rows to the same route would otherwise build the route
-    once per row; here the URL is built once (per process and script root) around a
+    once per row; here the URL is built once (per app and script root) around a
     stand-in id. Read by index, as a template reads it cheapest: ``urls[row.id]``.
     """
     paths = _paths()

@@ -76,14 +76,14 @@ def back_url() -> str:
     return url_for("account.index")
 
 
-def grid_url(state: consent_grid.GridState, **changes) -> str:
-    """The grid's URL for ``state``, with ``changes`` (``pagina=2``) applied."""
-    return _with_query(path_for("consents.index"), state.query_args(**changes))
+def grid_url(state: consent_grid.GridState) -> str:
+    """The grid's URL for ``state`` (defaults left out)."""
+    return _with_query(path_for("consents.index"), state.query_args())
 
 
 class GridLinks:
     """Every URL one rendering of the grid shows: its actions, its sort headers, its pages,
-    each row's history (a page shows a few dozen: paths are built once per process)."""
+    each row's history (a page shows a few dozen: paths are built once per app)."""
 
     def __init__(self, state: consent_grid.GridState):
         self.state = state
@@ -93,7 +93,7 @@ class GridLinks:
         self.history = url_for_each("consents.history", "client_id")
 
     def current(self) -> str:
-        return _with_query(self.grid, self.state.query_args())
+        return grid_url(self.state)
 
     def sort(self, column: str) -> str:
         """Sorted by ``column`` (reversed if it already is), from the first page."""
