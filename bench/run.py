@@ -25,7 +25,6 @@ import functools
 import gzip
 import http.client
 import json
-import logging
 import os
 import platform
 import re
@@ -49,6 +48,7 @@ import consent  # noqa: E402
 import demo  # noqa: E402
 import models  # noqa: E402
 from app import create_app  # noqa: E402
+from bench.statements import counting_statements  # noqa: E402
 from migrations import run_migrations  # noqa: E402
 
 SECRET = "bench-secret-" + uuid.uuid4().hex
@@ -99,31 +99,6 @@ def timed(action, reps: int, warmup: int = 3) -> dict:
         action()
         samples.append(time.perf_counter() - start)
     return summarize(samples)
-
-
-class StatementCounter(logging.Handler):
-    """Counts the statements peewee sends (it logs each at DEBUG), as tests/conftest.py does."""
-
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.count = 0
-
-    def emit(self, record):
-        if record.name == "peewee":  # not peewee.pool's messages about connections
-            self.count += 1
-
-
-@contextlib.contextmanager
-def counting_statements():
-    logger = logging.getLogger("peewee")
-    counter, level = StatementCounter(), logger.level
-    logger.addHandler(counter)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield counter
-    finally:
-        logger.removeHandler(counter)
-        logger.setLevel(level)
 
 
 # --- databases ----------------------------------------------------------------
@@ -358,7 +333,7 @@ def measure_pages(studios: list[dict], reps: int) -> dict:
                 response = test_client.get(case["url"], headers=case["headers"])
                 assert response.status_code == 200, response.status_code
 
-            with counting_statements() as counter:
+            with counting_statements(sql_only=True) as counter:
                 request()
             for _ in range(3):  # warm-up
                 request()
