@@ -8,3 +8,5 @@ clients in throw-away databases, timed against floors, judged by budgets.
 - ``report``: the results as ``bench/results/README.md``, ``results.json`` and ``chart.png``;
 - ``statements``: the SQL statement counter, shared with ``tests/conftest.py``.
 """
+
+NA = "non disponibile"  # what the report says of a figure it could not measure, never an estimate
