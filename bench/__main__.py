@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import datetime as dt
 import functools
+import json
 import os
 import platform
 import shlex
@@ -82,6 +83,9 @@ def parse_args(argv):
                              "to check the bench works, not for figures")
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
     parser.add_argument("--strict", action="store_true", help="exit 1 when a budget is missed")
+    parser.add_argument("--from-json", metavar="RESULTS_JSON",
+                        help="measure nothing: judge the runs of an earlier results.json by "
+                             "today's budgets and write the report again")
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.reps, args.send_reps, args.http_seconds = "1000,10000", 8, 2, 2
@@ -95,13 +99,20 @@ def main(argv=None) -> int:
     # Each distinct password is hashed once: building studios stays fast, logins stay real.
     accounts.hash_password = functools.lru_cache(maxsize=None)(accounts.hash_password)
     started = time.perf_counter()
-    pg_url = os.environ.get("BENCH_DATABASE_URL")
-    runs = [run_backend(url, sizes, args.reps, args.send_reps, args.http_seconds)
-            for url in [None] + ([pg_url] if pg_url else [])]
+    if args.from_json:
+        with open(args.from_json) as earlier:
+            runs = json.load(earlier)["runs"]
+        for run in runs:
+            run["budgets"] = budgets.verdicts(run)
+    else:
+        pg_url = os.environ.get("BENCH_DATABASE_URL")
+        runs = [run_backend(url, sizes, args.reps, args.send_reps, args.http_seconds)
+                for url in [None] + ([pg_url] if pg_url else [])]
     command = " ".join(["python -m bench", *map(shlex.quote, argv)])
-    text = report.write(runs, args.out, command, time.perf_counter() - started)
+    text = report.write(runs, args.out, command, time.perf_counter() - started,
+                        rejudged=bool(args.from_json))
     print("\n" + text)
-    print(f"Risultati in {os.path.relpath(args.out, ROOT)}/ (README.md, results.json, chart.png); "
+    print(f"Risultati in {args.out}/ (README.md, results.json, chart.png); "
           f"{time.perf_counter() - started:.0f} s in tutto.")
     missed = any(check["met"] is False for run in runs for check in run["budgets"])
     return 1 if missed and args.strict else 0

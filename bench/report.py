@@ -97,18 +97,22 @@ def summary(runs: list[dict]) -> str:
     for run in runs:
         met = [c for c in run["budgets"] if c["met"]]
         missed = [c["budget"] for c in run["budgets"] if c["met"] is False]
-        lines.append(f"- **{run['backend']}**: {len(met)} budget rispettati, {len(missed)} mancati"
+        unjudged = len(run["budgets"]) - len(met) - len(missed)
+        lines.append(f"- **{run['backend']}** ({run['when']}): {len(met)} budget rispettati, "
+                     f"{len(missed)} mancati, {unjudged} senza verdetto"
                      + ("".join(f"\n  - MANCATO: {name}" for name in missed)))
     return "\n".join(lines)
 
 
-def markdown(runs: list[dict], command: str) -> str:
+def markdown(runs: list[dict], command: str, rejudged: bool = False) -> str:
     """The whole ``bench/results/README.md``."""
+    origin = (f"Measured by an earlier `make bench` (dates below), judged by today's budgets "
+              f"and written by `{command}`" if rejudged else f"Written by `{command}`")
     return "\n\n".join([
         TITLE,
-        f"Written by `{command}`; do not edit by hand. What is measured and why the budgets "
-        "are what they are: [bench/README.md](../README.md). Absolute times depend on the "
-        "machine and its load; the budgets are ratios within one run.",
+        f"{origin}; do not edit by hand. What is measured and why the budgets are what they "
+        "are: [bench/README.md](../README.md). Absolute times depend on the machine and its "
+        "load; the budgets are ratios within one run.",
         summary(runs),
         "![Tempi per pagina e uso dei budget](chart.png)",
         *(run_markdown(run) for run in runs),
@@ -161,13 +165,14 @@ def draw_chart(runs: list[dict], path: str) -> bool:
     return True
 
 
-def write(runs: list[dict], out: str, command: str, seconds: float, chart: bool = True) -> str:
+def write(runs: list[dict], out: str, command: str, seconds: float, chart: bool = True,
+          rejudged: bool = False) -> str:
     """Write README.md, results.json and (with matplotlib) chart.png into ``out``; return the markdown."""
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "results.json"), "w") as target:
         json.dump({"runs": runs, "command": command, "seconds": round(seconds, 1)}, target,
                   indent=2, ensure_ascii=False)
-    text = markdown(runs, command)
+    text = markdown(runs, command, rejudged)
     with open(os.path.join(out, "README.md"), "w") as target:
         target.write(text)
     if chart and not draw_chart(runs, os.path.join(out, "chart.png")):

@@ -168,3 +168,18 @@ def test_a_tiny_bench_run_measures_and_judges_every_case(tmp_path):
     write([run], str(tmp_path), "python -m bench --test", 1.0, chart=False)
     assert (tmp_path / "README.md").read_text().count("| rispettato |") == sum(
         c["met"] is True for c in run["budgets"])
+
+
+def test_an_earlier_run_is_judged_again_by_todays_budgets(tmp_path):
+    from bench.__main__ import main
+
+    run = a_run()
+    run.update(machine="test machine", when="2026-01-01 00:00 UTC",
+               budgets=[{"budget": "HTTP: a retired budget", "value": 0.3, "limit": 0.4,
+                         "met": False, "verdict": "MANCATO"}])
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text(json.dumps({"runs": [run]}))
+    assert main(["--from-json", str(earlier), "--out", str(tmp_path), "--strict"]) == 0
+    text = (tmp_path / "README.md").read_text()
+    assert "retired" not in text and "Measured by an earlier `make bench`" in text
+    assert text.count("| rispettato |") == len(BUDGETS)
