@@ -100,17 +100,18 @@ def main(argv=None) -> int:
     accounts.hash_password = functools.lru_cache(maxsize=None)(accounts.hash_password)
     started = time.perf_counter()
     if args.from_json:
-        with open(args.from_json) as earlier:
-            runs = json.load(earlier)["runs"]
+        with open(args.from_json) as earlier_file:
+            earlier = json.load(earlier_file)
+        runs, seconds = earlier["runs"], earlier.get("seconds", 0)  # how long measuring took
         for run in runs:
             run["budgets"] = budgets.verdicts(run)
     else:
         pg_url = os.environ.get("BENCH_DATABASE_URL")
         runs = [run_backend(url, sizes, args.reps, args.send_reps, args.http_seconds)
                 for url in [None] + ([pg_url] if pg_url else [])]
+        seconds = time.perf_counter() - started
     command = " ".join(["python -m bench", *map(shlex.quote, argv)])
-    text = report.write(runs, args.out, command, time.perf_counter() - started,
-                        rejudged=bool(args.from_json))
+    text = report.write(runs, args.out, command, seconds, rejudged=bool(args.from_json))
     print("\n" + text)
     print(f"Risultati in {args.out}/ (README.md, results.json, chart.png); "
           f"{time.perf_counter() - started:.0f} s in tutto.")
