@@ -164,7 +164,7 @@ def test_a_tiny_bench_run_measures_and_judges_every_case(tmp_path):
     assert large["send"]["sent"] > 0 and large["bytes"]["status"] == "ok"
     assert "http" not in large
     assert len(run["budgets"]) == len(BUDGETS)
-    assert {c["verdict"] for c in run["budgets"]} <= {"rispettato", "MANCATO"}
+    assert [c["budget"] for c in run["budgets"] if c["verdict"] == NA] == []  # all measured
     write([run], str(tmp_path), "python -m bench --test", 1.0, chart=False)
     assert (tmp_path / "README.md").read_text().count("| rispettato |") == sum(
         c["met"] is True for c in run["budgets"])
