@@ -9,7 +9,7 @@ HTMX_VERSION := 4.0.1
 HTMX_SHA256 := a0abb04f2f45a1f89d1d4844023245537e5e6014c87b144553e0607b4cc32130
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-pg ci install install-test chromium migrate seed lint htmx clean bench wrk
+.PHONY: run test test-pg ci install install-test chromium migrate seed lint htmx clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,20 +65,9 @@ chromium:
 	fi
 
 ## bench: studios of 1,000 and 100,000 clients in throw-away databases, timed against their
-## floors; prints the table and each budget, writes bench/results/ (BENCH_DATABASE_URL: + PostgreSQL)
-bench: $(VENV)/.installed-bench wrk
-	$(BIN)/python bench/run.py $(BENCH_ARGS)
-
-## wrk: the HTTP load generator (Debian's package when running as root; else bench uses its own)
-wrk:
-	@if command -v wrk >/dev/null 2>&1; then exit 0; fi; \
-	if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "Installo wrk (apt-get)..."; \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) \
-		|| echo "wrk non installato: il benchmark userà il generatore di carico Python."; \
-	else \
-		echo "wrk non trovato: il benchmark userà il generatore di carico Python."; \
-	fi
+## floors; prints each budget's verdict, writes bench/results/ (BENCH_DATABASE_URL: + PostgreSQL)
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check .

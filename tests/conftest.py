@@ -8,9 +8,7 @@ each test gets its own schema in that database, dropped afterwards.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import logging
 import os
 import shutil
 import threading
@@ -26,6 +24,7 @@ import accounts
 import demo
 import models
 from app import create_app
+from bench.statements import StatementCounter, counting_statements  # noqa: F401 (shared with the bench; tests import it from here)
 from migrations import run_migrations
 
 DEMO_PASSWORD = "demo"
@@ -227,36 +226,3 @@ def browser_login(page, live_server):
 
     return login
 
-
-# --- counting SQL statements ----------------------------------------------------
-
-
-class StatementCounter(logging.Handler):
-    """Counts the SQL statements peewee sends (it logs each one at DEBUG)."""
-
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.statements: list[str] = []
-
-    def emit(self, record):
-        sql = record.msg[0] if isinstance(record.msg, tuple) else str(record.msg)
-        self.statements.append(sql)
-
-    @property
-    def count(self) -> int:
-        return len(self.statements)
-
-
-@contextlib.contextmanager
-def counting_statements():
-    """Count the statements run inside the block: ``with counting_statements() as c: ...; c.count``."""
-    logger = logging.getLogger("peewee")
-    counter = StatementCounter()
-    previous_level = logger.level
-    logger.addHandler(counter)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield counter
-    finally:
-        logger.removeHandler(counter)
-        logger.setLevel(previous_level)
