@@ -274,3 +274,14 @@ def test_every_tick_shows_the_selection_after_changes_made_for_many_rows(browser
     expect(page.locator(".selection-count")).to_have_text("10 clienti selezionati")
     expect(page.get_by_label("Seleziona 000150")).to_be_checked()
     expect(page.get_by_label("Seleziona i clienti di questa pagina")).to_be_focused()
+
+
+def test_cancelling_a_confirmation_adds_no_history_entry(browser_login, live_server):
+    page = open_grid(browser_login, live_server, "?per_pagina=25")
+    entries = page.evaluate("history.length")
+    page.get_by_role("link", name="Invia a tutti").click()
+    expect(page.locator(".confirm-panel")).to_be_visible()
+    page.get_by_role("link", name="Annulla").click()
+    expect(page.locator(".confirm-panel")).to_have_count(0)
+    expect(page).to_have_url(live_server.url + "/area-personale/consensi?per_pagina=25")
+    assert page.evaluate("history.length") == entries
