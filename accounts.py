@@ -15,7 +15,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from models import Client, Prepared, Studio, User, UserSession, utcnow, write_transaction
+from models import Client, Studio, User, UserSession, utcnow, write_transaction
 
 # OWASP Password Storage Cheat Sheet minimum for argon2id: m=19 MiB, t=2, p=1.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
@@ -126,32 +126,20 @@ def start_session(user: User, ip: str | None, user_agent: str | None) -> str:
     return token
 
 
-# Read on every request: its SQL is written once (models.Prepared), and the user is
-# built from the row (the session's own columns are only looked at).
-_USER_FIELDS = tuple(User._meta.sorted_field_names)
-_SESSION_WITH_USER = Prepared(
-    lambda _shape, token_hash: UserSession.select(
-        UserSession.created_at, UserSession.last_seen_at, *User._meta.sorted_fields
-    )
-    .join(User)
-    .where(UserSession.token_hash == token_hash)
-    .limit(1)
-)
-
-
 def load_session_user(token: str, idle_timeout: dt.timedelta, absolute_timeout: dt.timedelta):
     """Return the active user of a live session token, or None; expired sessions are ended."""
     if not token or len(token) > 100:
         return None
     token_hash = _token_hash(token)
-    rows = _SESSION_WITH_USER(None, token_hash=token_hash)
-    if not rows:
+    session = (
+        UserSession.select(UserSession, User)
+        .join(User)
+        .where(UserSession.token_hash == token_hash)
+        .get_or_none()
+    )
+    if session is None:
         return None
-    created_at, last_seen_at, *user_values = rows[0]
-    # As peewee builds a row it has read: no defaults, and nothing marked changed (a save
-    # of the changed fields must not write back what was merely read).
-    user = User(__no_default__=True, **dict(zip(_USER_FIELDS, user_values, strict=True)))
-    user._dirty.clear()
+    user, created_at, last_seen_at = session.user, session.created_at, session.last_seen_at
     now = utcnow()
     if (
         not user.active

@@ -33,7 +33,6 @@ from models import (
     CONSENT_PENDING,
     Client,
     ConsentSelection,
-    Prepared,
     write_transaction,
 )
 
@@ -98,12 +97,12 @@ class GridState:
             codice = codice[:CODE_MAX_LENGTH]
             corrected.append("codice")
         sort = choice("ordina", _SORT_ORDERS)
-        size = _integer(args.get("per_pagina"))
+        size = listing.integer(args.get("per_pagina"))
         if size not in PAGE_SIZES:
             if args.get("per_pagina") not in (None, ""):
                 corrected.append("per_pagina")
             size = DEFAULT_PAGE_SIZE
-        page = _integer(args.get("pagina"))
+        page = listing.integer(args.get("pagina"))
         if page is None or page < 1:
             if args.get("pagina") not in (None, ""):
                 corrected.append("pagina")
@@ -167,19 +166,6 @@ def plural_article(count: int) -> str:
     if digits.startswith("8") or (digits.startswith("11") and len(digits) in (2, 5, 8)):
         return "gli"
     return "i"
-
-
-def parse_id(raw) -> int | None:
-    """A row id from a form, or None if it is not a plausible one."""
-    value = _integer(raw)
-    return value if value is not None and 0 < value < 2**63 else None
-
-
-def _integer(raw) -> int | None:
-    try:
-        return int(str(raw).strip()) if raw is not None and len(str(raw)) <= 100 else None
-    except ValueError:
-        return None
 
 
 # --- the query ---------------------------------------------------------------------
@@ -262,38 +248,16 @@ class GridRow(NamedTuple):
 
 @dataclass(frozen=True)
 class GridPage:
+    """One page of the grid: its rows, where it lies among the matching clients, the selection."""
+
     state: GridState  # with the page number actually shown
     rows: list
-    total: int  # clients matching the filters
+    page: listing.Page  # number, size and total (the clients matching the filters)
     selected: int  # clients in the admin's selection
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.state.per_pagina))
-
-    @property
-    def first_index(self) -> int:
-        return 0 if not self.rows else (self.state.pagina - 1) * self.state.per_pagina + 1
-
-    @property
-    def last_index(self) -> int:
-        return 0 if not self.rows else self.first_index + len(self.rows) - 1
 
     @property
     def all_rows_selected(self) -> bool:
         return bool(self.rows) and all(row.selected for row in self.rows)
-
-    def page_numbers(self, around: int = 2) -> list:
-        """Page links to show: the first, the last, and those around the current one (None = gap)."""
-        current, last = self.state.pagina, self.pages
-        wanted = {1, last, *range(max(1, current - around), min(last, current + around) + 1)}
-        numbers, previous = [], 0
-        for number in sorted(wanted):
-            if number - previous > 1:
-                numbers.append(None)
-            numbers.append(number)
-            previous = number
-        return numbers
 
 
 def _rows_query(studio_id: int, user_id: int, state: GridState):
@@ -315,56 +279,8 @@ def _rows_query(studio_id: int, user_id: int, state: GridState):
     ).where(filtered_clients(studio_id, state)).tuples()
 
 
-def _window_query(shape, studio_id: int, user_id: int, limit: int, offset: int):
-    *filters, from_end = shape
-    state = _state_of(filters)
-    return (
-        _rows_query(studio_id, user_id, state)
-        .order_by(*listing.window_ordering(ordering(state), from_end))
-        .limit(limit)
-        .offset(offset)
-    )
-
-
-def _count_query(shape, studio_id: int, user_id: int):
-    state = _state_of(shape)
-    if state.codice:
-        return Client.select(fn.COUNT(Client.id), _selection_of(user_id)).where(
-            filtered_clients(studio_id, state)
-        ).tuples()
-    requested = {"tutti": None, "inviato": True, "non_inviato": False}[state.stato_richiesta]
-    return consent_tally.smart_clients_query(
-        studio_id, requested, ANSWER_OF_STATE.get(state.stato_risposta)
-    ).select_extend(_selection_of(user_id)).tuples()
-
-
-# Read at every keystroke in the filters: their SQL is written once per shape. A code
-# filter's text is rewritten (LIKE escapes, the trigram index) before it reaches the
-# SQL, so with one the queries are written each time.
-_PREPARED_WINDOW = Prepared(_window_query)
-_PREPARED_COUNT = Prepared(_count_query)
-
-
-def _shape(state: GridState) -> tuple:
-    """What of the state changes the SQL (not the page, nor the page size: values), as a
-    plain tuple: it is looked up at every request."""
-    return (state.codice, state.op, state.stato_richiesta, state.stato_risposta, state.ordina)
-
-
-def _state_of(shape) -> GridState:
-    codice, op, stato_richiesta, stato_risposta, ordina = shape
-    return GridState(codice=codice, op=op, stato_richiesta=stato_richiesta,
-                     stato_risposta=stato_risposta, ordina=ordina)
-
-
-def _read(prepared: Prepared, shape, state: GridState, **params):
-    if state.codice:
-        return prepared.build(shape, **params)
-    return prepared(shape, **params)
-
-
 def _grid_rows(clients) -> tuple[list, int | None]:
-    """Rows as plain tuples (no model instances: ten rows are read on every keystroke)."""
+    """Rows as plain tuples, and the selection's size each of them carries."""
     rows, selection = [], None
     for *columns, selected, size in clients:
         rows.append(GridRow(*columns, selected=bool(selected)))
@@ -373,10 +289,13 @@ def _grid_rows(clients) -> tuple[list, int | None]:
 
 
 def _window_rows(studio_id: int, user_id: int, state: GridState, place: listing.Window):
-    rows, selection = _grid_rows(_read(
-        _PREPARED_WINDOW, (*_shape(state), place.from_end), state,
-        studio_id=studio_id, user_id=user_id, limit=place.limit, offset=place.offset,
-    ))
+    query = (
+        _rows_query(studio_id, user_id, state)
+        .order_by(*listing.window_ordering(ordering(state), place.from_end))
+        .limit(place.limit)
+        .offset(place.offset)
+    )
+    rows, selection = _grid_rows(query)
     if place.from_end:
         rows.reverse()
     return rows, selection
@@ -388,8 +307,13 @@ def count_matching(studio_id: int, user_id: int, state: GridState) -> tuple[int,
     Without a code filter the filters are consent groups, whose sizes the database
     keeps: a handful of rows are read, not the studio's clients.
     """
-    cursor = _read(_PREPARED_COUNT, _shape(state), state, studio_id=studio_id, user_id=user_id)
-    total, selection = next(iter(cursor))
+    if state.codice:
+        query = Client.select(fn.COUNT(Client.id)).where(filtered_clients(studio_id, state))
+    else:
+        requested = {"tutti": None, "inviato": True, "non_inviato": False}[state.stato_richiesta]
+        query = consent_tally.smart_clients_query(
+            studio_id, requested, ANSWER_OF_STATE.get(state.stato_risposta))
+    total, selection = query.select_extend(_selection_of(user_id)).tuples().get()
     return int(total or 0), int(selection or 0)
 
 
@@ -405,16 +329,16 @@ def load_page(studio_id: int, user_id: int, state: GridState) -> GridPage:
     if state.pagina == 1:
         rows, selection = _window_rows(studio_id, user_id, state, listing.Window(False, size, 0))
         if rows and len(rows) < size:
-            return GridPage(state, rows, len(rows), selection)
+            return GridPage(state, rows, listing.make_page(len(rows), 1, size), selection)
         total, selection = count_matching(studio_id, user_id, state)
-        return GridPage(state, rows, total, selection)
+        return GridPage(state, rows, listing.make_page(total, 1, size), selection)
     total, selection = count_matching(studio_id, user_id, state)
     page = listing.make_page(total, state.pagina, size)
     state = replace(state, pagina=page.number)
     rows = []
     if total:
         rows, _ = _window_rows(studio_id, user_id, state, listing.window(page))
-    return GridPage(state, rows, total, selection)
+    return GridPage(state, rows, page, selection)
 
 
 # --- the selection -----------------------------------------------------------------

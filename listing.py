@@ -12,6 +12,24 @@ from dataclasses import dataclass
 PAGE_SIZES = (10, 25, 50, 100)
 DEFAULT_PAGE_SIZE = 25
 SEARCH_MAX_LENGTH = 100
+MAX_ID = 2**31 - 1  # the largest row id: ids are 32-bit serials on PostgreSQL
+
+
+def integer(raw) -> int | None:
+    """The whole number written in ``raw`` (spaces around allowed), or None."""
+    text = str(raw).strip() if raw is not None else ""
+    if len(text) > 100:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def parse_id(raw) -> int | None:
+    """The row id written in ``raw``, or None if it is not one a table can hold."""
+    value = integer(raw)
+    return value if value is not None and 0 < value <= MAX_ID else None
 
 
 def page_size(raw, default: int = DEFAULT_PAGE_SIZE) -> int:
@@ -66,6 +84,18 @@ class Page:
     @property
     def has_next(self) -> bool:
         return self.number < self.pages
+
+    def page_numbers(self, around: int = 2) -> list:
+        """Page links to show: the first, the last, and those around this one (None = gap)."""
+        last = self.pages
+        wanted = {1, last, *range(max(1, self.number - around), min(last, self.number + around) + 1)}
+        numbers, previous = [], 0
+        for number in sorted(wanted):
+            if number - previous > 1:
+                numbers.append(None)
+            numbers.append(number)
+            previous = number
+        return numbers
 
 
 def make_page(total: int, requested: int, size: int) -> Page:

@@ -15,8 +15,6 @@ from contextlib import contextmanager
 from urllib.parse import parse_qs, unquote, urlparse
 
 from peewee import (
-    AutoField,
-    BigIntegerField,
     BooleanField,
     CharField,
     Check,
@@ -97,98 +95,6 @@ def write_transaction():
     else:
         with db.atomic():
             yield
-
-
-class Prepared:
-    """A read query whose SQL is written once per shape and dialect; each run binds values.
-
-    peewee writes a query's SQL anew at every execution, and on the requests made at
-    every keystroke (the session's user, the consent grid) writing it costs more than
-    running it. ``build(**params)`` returns the query for one *shape* (what changes its
-    SQL: a sort, a filter's presence); every value that varies between runs of that
-    shape must be one of ``params``, used as a plain value (int or str) and not
-    transformed in Python, so it lands unchanged among the statement's parameters.
-
-    The SQL is written by running ``build`` once with stand-in values and finding where
-    each stand-in lands; a run then only binds the real values. Rows come back as plain
-    tuples, each value converted as peewee would convert it (a date stored as text on
-    SQLite, a boolean stored as 0/1); which columns need it is worked out by peewee on
-    the first run of a shape and remembered.
-    """
-
-    def __init__(self, build):
-        self.build = build
-        self._compiled: dict = {}
-        self._converters: dict = {}
-
-    def __call__(self, shape, **params) -> list[tuple]:
-        key = (type(db.obj), shape)
-        compiled = self._compiled.get(key)
-        if compiled is None:
-            compiled = self._compiled[key] = self._compile(shape, params)
-        query, sql, slots = compiled
-        cursor = db.execute_sql(sql, [params[slot[1]] if slot[0] else slot[1] for slot in slots])
-        converters = self._converters.get(key)
-        if converters is None:
-            wrapper = query.tuples()._get_cursor_wrapper(cursor)
-            wrapper.initialize()  # peewee's own reading of the columns, done once
-            converters = self._converters[key] = tuple(
-                (index, convert)
-                for index, (convert, field) in enumerate(zip(wrapper.converters, wrapper.fields, strict=True))
-                if convert and type(field) not in _DRIVER_TYPED
-            )
-        rows = cursor.fetchall()
-        if not converters:
-            return rows
-        converted = []
-        for row in rows:
-            row = list(row)
-            for index, convert in converters:
-                row[index] = convert(row[index])
-            converted.append(tuple(row))
-        return converted
-
-    def _compile(self, shape, params):
-        stand_ins = {}
-        for index, (name, value) in enumerate(sorted(params.items())):
-            if type(value) is int:
-                stand_ins[name] = _STAND_IN_INT - index
-            elif type(value) is str:
-                stand_ins[name] = f"{_STAND_IN_STR}{index}\x00"
-            else:
-                raise TypeError(f"Prepared: {name} must be int or str, not {type(value).__name__}")
-        query = self.build(shape, **stand_ins)
-        sql, values = query.sql()
-        by_value = {value: name for name, value in stand_ins.items()}
-        slots = [(True, by_value[v]) if _hashable(v) and v in by_value else (False, v) for v in values]
-        unplaced = set(stand_ins) - {slot[1] for slot in slots if slot[0]}
-        if unplaced or any(not placed and _derived(value) for placed, value in slots):
-            changed = sorted(unplaced) or "a value"
-            raise ValueError(f"Prepared: {changed} changed on the way into the SQL")
-        return query, sql, slots
-
-
-# Columns both drivers already return as the field's Python type (int, str): peewee's
-# conversion of them would only copy the value.
-_DRIVER_TYPED = (AutoField, IntegerField, BigIntegerField, CharField, TextField)
-
-_STAND_IN_INT = -7_340_000_000_000
-_STAND_IN_STR = "\x00prepared-"
-
-
-def _derived(value) -> bool:
-    """Tell whether a constant of the written SQL was computed from a stand-in (x + 1, '%x%')."""
-    if type(value) is int:
-        return abs(value - _STAND_IN_INT) < 1_000_000
-    return isinstance(value, str) and _STAND_IN_STR in value
-
-
-def _hashable(value) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
 
 
 class BaseModel(Model):

@@ -92,7 +92,7 @@ def test_filter_by_kind_and_paging(app):
     assert len(audit_rows(page)) == 50
     pager = visible_text(page.find("nav", class_="audit-pager"))
     assert pager.startswith("Elementi 1 - 50 di ")
-    second = parse(admin.get(page.find("nav", class_="audit-pager").find("a")["href"]))
+    second = parse(admin.get(page.find("nav", class_="audit-pager").find("a", rel="next")["href"]))
     assert visible_text(second.find("nav", class_="audit-pager")).startswith("Elementi 51 - ")
 
 

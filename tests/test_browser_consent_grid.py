@@ -44,7 +44,7 @@ def test_filter_pink_with_contains_shows_exactly_that_client(browser_login, live
     code_box.click()
     code_box.press_sequentially("PIN", delay=60)
     code_box.press_sequentially("K", delay=60)
-    expect(page.locator(".grid-summary")).to_have_text("Elementi 1 - 1 di 1")
+    expect(page.locator("#consent-grid .pager-summary")).to_have_text("Elementi 1 - 1 di 1")
     assert grid_codes(page) == ["PINK"]
     expect(code_box).to_be_focused()  # typing was never interrupted by the swaps
     expect(code_box).to_have_value("PINK")
@@ -60,18 +60,18 @@ def test_filter_pink_with_contains_shows_exactly_that_client(browser_login, live
 def test_state_filters_and_operator_apply_in_place(browser_login, live_server):
     page = open_grid(browser_login, live_server)
     page.get_by_label("Filtra per stato richiesta").select_option("non_inviato")
-    expect(page.locator(".grid-summary")).to_have_text("Elementi 1 - 2 di 2")
+    expect(page.locator("#consent-grid .pager-summary")).to_have_text("Elementi 1 - 2 di 2")
     assert grid_codes(page) == ["000120", "000150"]
     page.get_by_label("Filtra per stato richiesta").select_option("tutti")
-    expect(page.locator(".grid-summary")).to_have_text("Elementi 1 - 10 di 11")
+    expect(page.locator("#consent-grid .pager-summary")).to_have_text("Elementi 1 - 10 di 11")
     page.get_by_label("Filtra per stato risposta").select_option("in_attesa")
-    expect(page.locator(".grid-summary")).to_have_text("Elementi 1 - 1 di 1")
+    expect(page.locator("#consent-grid .pager-summary")).to_have_text("Elementi 1 - 1 di 1")
     assert grid_codes(page) == ["000131"]
     page.get_by_label("Filtra per stato risposta").select_option("tutti")
-    expect(page.locator(".grid-summary")).to_have_text("Elementi 1 - 10 di 11")
+    expect(page.locator("#consent-grid .pager-summary")).to_have_text("Elementi 1 - 10 di 11")
     page.get_by_label("Confronto sul codice").select_option("uguale")
     page.get_by_label("Codice", exact=True).fill("000088")
-    expect(page.locator(".grid-summary")).to_have_text("Elementi 1 - 1 di 1")
+    expect(page.locator("#consent-grid .pager-summary")).to_have_text("Elementi 1 - 1 di 1")
     assert grid_codes(page) == ["000088"]
 
 
@@ -80,17 +80,17 @@ def test_paging_sorting_and_the_back_button(browser_login, live_server):
         demo.add_synthetic_clients(Studio.get(Studio.code == "BPF103"), 40, demo.ensure_catalogue())
     page = open_grid(browser_login, live_server)
     total = 11 + 32
-    expect(page.locator(".grid-summary")).to_have_text(f"Elementi 1 - 10 di {total}")
+    expect(page.locator("#consent-grid .pager-summary")).to_have_text(f"Elementi 1 - 10 di {total}")
     first_page = grid_codes(page)
 
     page.get_by_role("link", name="Pagina successiva").click()
-    expect(page.locator(".grid-summary")).to_have_text(f"Elementi 11 - 20 di {total}")
+    expect(page.locator("#consent-grid .pager-summary")).to_have_text(f"Elementi 11 - 20 di {total}")
     expect(page).to_have_url(live_server.url + "/area-personale/consensi?pagina=2")
     second_page = grid_codes(page)
     assert not set(first_page) & set(second_page)
 
     page.get_by_label("Elem. pag.").select_option("25")
-    expect(page.locator(".grid-summary")).to_have_text(f"Elementi 1 - 25 di {total}")
+    expect(page.locator("#consent-grid .pager-summary")).to_have_text(f"Elementi 1 - 25 di {total}")
     expect(page).to_have_url(live_server.url + "/area-personale/consensi?per_pagina=25")
 
     page.get_by_role("link", name="Codice").click()
@@ -111,10 +111,10 @@ def test_paging_sorting_and_the_back_button(browser_login, live_server):
     page.go_back()
     page.go_back()
     expect(page).to_have_url(live_server.url + "/area-personale/consensi?pagina=2")
-    expect(page.locator(".grid-summary")).to_have_text(f"Elementi 11 - 20 di {total}")
+    expect(page.locator("#consent-grid .pager-summary")).to_have_text(f"Elementi 11 - 20 di {total}")
     expect(page.get_by_label("Elem. pag.")).to_have_value("10")
     page.go_forward()
-    expect(page.locator(".grid-summary")).to_have_text(f"Elementi 1 - 25 di {total}")
+    expect(page.locator("#consent-grid .pager-summary")).to_have_text(f"Elementi 1 - 25 di {total}")
 
 
 def test_back_button_restores_the_filters_typed_before(browser_login, live_server):
@@ -130,7 +130,7 @@ def test_back_button_restores_the_filters_typed_before(browser_login, live_serve
     expect(page.get_by_label("Codice", exact=True)).to_have_value("000")
     page.go_back()
     expect(page.get_by_label("Codice", exact=True)).to_have_value("")
-    expect(page.locator(".grid-summary")).to_have_text("Elementi 1 - 10 di 11")
+    expect(page.locator("#consent-grid .pager-summary")).to_have_text("Elementi 1 - 10 di 11")
 
 
 def row(page, code):
@@ -173,7 +173,7 @@ def test_select_across_two_pages_then_send_to_exactly_those(browser_login, live_
     expect(row(page, "000150").locator("td.col-stato_richiesta")).to_have_text("Non inviato")
 
     page.get_by_label("Filtra per stato risposta").select_option("in_attesa")
-    expect(page.locator(".grid-summary")).to_have_text("Elementi 1 - 3 di 3")
+    expect(page.locator("#consent-grid .pager-summary")).to_have_text("Elementi 1 - 3 di 3")
     sent_today = [code for code, date in zip(grid_codes(page), page.locator(
         "#consent-grid tbody td.col-data_richiesta").all_inner_texts(), strict=True) if date.startswith(today)]
     assert sorted(sent_today) == sorted(["000120", far])
@@ -242,12 +242,12 @@ def test_paging_and_cancelling_from_the_keyboard_keep_focus_where_the_user_was(b
     page = open_grid(browser_login, live_server)
     page.get_by_role("link", name="Pagina successiva").focus()
     page.keyboard.press("Enter")
-    expect(page.locator(".grid-summary")).to_contain_text("Elementi 11 - 20")
+    expect(page.locator("#consent-grid .pager-summary")).to_contain_text("Elementi 11 - 20")
     expect(page.get_by_role("link", name="Pagina successiva")).to_be_focused()
     page.get_by_role("link", name="Ultima pagina").focus()
     page.keyboard.press("Enter")
     # the last page has no "next": focus goes to the page now shown
-    expect(page.locator(".grid-summary")).to_contain_text("Elementi 41 - 43")
+    expect(page.locator("#consent-grid .pager-summary")).to_contain_text("Elementi 41 - 43")
     expect(page.locator(".page-links [aria-current=page]")).to_be_focused()
     page.get_by_role("link", name="Invia a tutti").focus()
     page.keyboard.press("Enter")
@@ -258,17 +258,30 @@ def test_paging_and_cancelling_from_the_keyboard_keep_focus_where_the_user_was(b
     expect(page.get_by_role("link", name="Invia a tutti")).to_be_focused()
 
 
-def test_filters_that_lost_their_place_bring_the_page_back_whole(browser_login, live_server):
-    """A fragment only marks where the kept filters go; with nothing to keep (as after a
-    Back whose request failed) the page is loaded whole rather than left without filters."""
-    page = open_grid(browser_login, live_server, "?codice=PINK")
-    page.evaluate("window.__notReloaded = true")
-    # What the page does before a history restore, here with no restore to follow.
-    page.evaluate("document.querySelectorAll('#consent-grid [hx-preserve]')"
-                  ".forEach(function (element) { element.removeAttribute('id'); })")
-    page.locator("th.col-ragione_sociale a.sort-link").click()
-    expect(page).to_have_url(live_server.url + "/area-personale/consensi?codice=PINK&ordina=ragione_sociale")
-    expect(page.get_by_label("Codice", exact=True)).to_have_value("PINK")
-    expect(page.get_by_label("Confronto sul codice")).to_have_value("contiene")
-    assert page.evaluate("window.__notReloaded") is None  # loaded whole
-    assert page.locator("#consent-grid [hx-preserve]:not([name])").count() == 0
+def test_every_tick_shows_the_selection_after_changes_made_for_many_rows(browser_login, live_server):
+    """A box the user ticked keeps its tick through a morph whatever the server says, so
+    the actions that change many rows at once must still leave every box as selected."""
+    page = open_grid(browser_login, live_server)
+    page.get_by_label("Seleziona 000120").check()
+    expect(page.locator(".selection-count")).to_have_text("1 cliente selezionato")
+    page.get_by_role("button", name="Annulla selezione").click()
+    expect(page.locator(".selection-count")).to_have_text("Nessun cliente selezionato")
+    expect(page.get_by_label("Seleziona 000120")).not_to_be_checked()
+    page.get_by_label("Seleziona 000150").check()
+    page.get_by_label("Seleziona 000150").uncheck()
+    expect(page.locator(".selection-count")).to_have_text("Nessun cliente selezionato")
+    page.get_by_label("Seleziona i clienti di questa pagina").check()
+    expect(page.locator(".selection-count")).to_have_text("10 clienti selezionati")
+    expect(page.get_by_label("Seleziona 000150")).to_be_checked()
+    expect(page.get_by_label("Seleziona i clienti di questa pagina")).to_be_focused()
+
+
+def test_cancelling_a_confirmation_adds_no_history_entry(browser_login, live_server):
+    page = open_grid(browser_login, live_server, "?per_pagina=25")
+    entries = page.evaluate("history.length")
+    page.get_by_role("link", name="Invia a tutti").click()
+    expect(page.locator(".confirm-panel")).to_be_visible()
+    page.get_by_role("link", name="Annulla").click()
+    expect(page.locator(".confirm-panel")).to_have_count(0)
+    expect(page).to_have_url(live_server.url + "/area-personale/consensi?per_pagina=25")
+    assert page.evaluate("history.length") == entries

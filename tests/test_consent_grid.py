@@ -39,7 +39,7 @@ def codes(page):
 
 
 def summary(page):
-    return visible_text(page.select_one(".grid-summary"))
+    return visible_text(page.select_one("#consent-grid .pager-summary"))
 
 
 def grid(admin, query="", **headers):
@@ -108,7 +108,6 @@ def test_grid_has_the_columns_filters_and_pager_of_the_spec(admin):
     }
     code_box = page.select_one("input[name=codice]")
     assert code_box["hx-trigger"] == "input changed delay:300ms, search"
-    assert code_box.has_attr("hx-preserve")
     assert page.find("label", string="Elem. pag.") is not None
     assert [o["value"] for o in page.select("select[name=per_pagina] option")] == [
         "10", "25", "50", "100"]
@@ -132,20 +131,17 @@ def test_the_address_follows_the_grid_without_repeating_itself(admin):
     assert "HX-Push-Url" not in confirm.headers and "HX-Replace-Url" not in confirm.headers
 
 
-def test_a_fragment_marks_the_place_of_the_filters_htmx_keeps(admin):
-    """The filter controls survive every swap (hx-preserve): a fragment sends only their place."""
-    page = parse(admin.get(URL + "?codice=pink&stato_risposta=granted"))
-    fragment = grid(admin, "?codice=pink&stato_risposta=granted")
-    kept = [element["id"] for element in page.select("#consent-grid [hx-preserve]")]
-    assert kept == ["grid-op", "grid-codice", "grid-stato-richiesta", "grid-stato-risposta"]
+def test_the_fragment_is_the_region_of_the_page_merged_in_place(admin):
+    """One markup: the grid a fragment sends is the grid of the page, filters included,
+    and htmx merges it into the page (morph) rather than replacing what the user types in."""
+    query = "?codice=pink&stato_risposta=aderito&ordina=-codice"
+    page = parse(admin.get(URL + query)).select_one("div#consent-grid")
+    fragment = grid(admin, query).select_one("div#consent-grid")
+    assert str(fragment) == str(page)
+    assert page["hx-swap:inherited"] == "outerMorph"
     assert page.select_one("#grid-codice")["value"] == "pink"
-    for element_id in kept:
-        marker = fragment.select_one(f"#{element_id}")
-        assert marker.has_attr("hx-preserve") and not marker.find_all()
-        assert marker.name == page.select_one(f"#{element_id}").name
-    # Everything else is rendered from the request's state.
-    assert fragment.select_one("#grid-per-pagina option[selected]")["value"] == "10"
-    assert fragment.select_one("input[name=ordina]")["value"] == "codice"
+    assert page.select_one("#grid-stato-risposta option[selected]")["value"] == "aderito"
+    assert page.select("[hx-preserve]") == []
 
 
 def test_only_clients_with_an_active_smart_service_are_listed(admin):
@@ -312,7 +308,7 @@ def test_pages_follow_each_other_without_gaps(admin, many):
 
 def test_pager_links_keep_the_state(admin, many):
     page = grid(admin, "?codice=S&ordina=-codice&per_pagina=25&pagina=3")
-    nav = page.select_one("nav.page-links")
+    nav = page.select_one("#consent-grid .page-links")
     assert nav.select_one("[aria-current=page]").get_text() == "3"
     following = nav.select_one("a[rel=next]")["href"]
     assert following == "/area-personale/consensi?codice=S&ordina=-codice&pagina=4&per_pagina=25"

@@ -44,3 +44,19 @@ def test_every_page_matches_the_plain_offset(db, sort, size):
 def test_an_empty_listing_has_no_rows(db):
     query = Client.select().where(Client.code == "nessuno")
     assert page_rows(query, [Client.code, Client.id], listing.make_page(0, 3, 25)) == []
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("12", 12), (" 7 ", 7), (42, 42), (str(listing.MAX_ID), listing.MAX_ID),
+    ("0", None), ("-3", None), (str(listing.MAX_ID + 1), None), ("1" * 200, None),
+    ("12a", None), ("", None), (None, None), ("1.5", None),
+])
+def test_one_id_parser_with_one_bound(raw, expected):
+    assert listing.parse_id(raw) == expected
+
+
+def test_page_numbers_show_both_ends_and_the_neighbourhood():
+    assert listing.make_page(200, 10, 10).page_numbers() == [1, None, 8, 9, 10, 11, 12, None, 20]
+    assert listing.make_page(200, 1, 10).page_numbers() == [1, 2, 3, None, 20]
+    assert listing.make_page(30, 3, 10).page_numbers() == [1, 2, 3]
+    assert listing.make_page(0, 1, 10).page_numbers() == [1]

@@ -11,15 +11,20 @@ from typing import NoReturn
 from flask import (
     abort,
     current_app,
-    make_response,
     redirect,
     render_template,
     request,
     url_for,
 )
+from flask_htmx import HTMX, make_response
 from flask_login import current_user
 
 import audit as audit_log  # the module; views.audit is the admin's page
+import listing
+
+# The request's htmx details (Flask-HTMX). Views import it from here (a view never
+# imports from app); create_app calls htmx.init_app(app).
+htmx = HTMX()
 
 PUBLIC = "public"
 ANY_ROLE = ("admin", "operator", "client")
@@ -67,100 +72,54 @@ def redirect_to_login():
     next_url = request.full_path if request.method == "GET" else None
     if next_url and next_url.endswith("?"):
         next_url = next_url[:-1]
-    if is_htmx() and request.headers.get("HX-Current-URL"):
+    if is_htmx() and htmx.current_url:
         next_url = None  # a fragment URL is no page to come back to
     target = url_for("auth.login", next=next_url) if next_url else url_for("auth.login")
     return redirect_to_url(target)
 
 
 def is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
+    """Tell whether htmx made this request."""
+    return bool(htmx)
 
 
 def htmx_target_id() -> str | None:
-    """Return the id of the element htmx will swap into (``HX-Target`` is ``tag#id`` in htmx 4)."""
-    target = request.headers.get("HX-Target") or ""
-    return target.partition("#")[2] or None
+    """Return the id of the element htmx will swap into.
+
+    Flask-HTMX hands ``HX-Target`` over as sent, and htmx 4 sends it as ``tag#id``
+    (htmx 2 sent the bare id), so the id is read here.
+    """
+    return (htmx.target or "").partition("#")[2] or None
 
 
 def wants_fragment(target_id: str) -> bool:
-    """Tell whether this request asks only for the region ``target_id`` of the page."""
-    # A boosted link asks for a region too when it targets one (a boosted link elsewhere
-    # targets the body, so it gets the page).
-    return (
-        is_htmx()
-        and request.headers.get("HX-History-Restore-Request") != "true"
-        and htmx_target_id() == target_id
-    )
+    """Tell whether this request asks only for the region ``target_id`` of the page.
 
-
-def render_page_or_fragment(page: str, fragment: str, target_id: str, status: int = 200, **context):
-    """Render the full page, or only the fragment when htmx targets ``#target_id``.
-
-    The page template includes the fragment template, so both come from one source;
-    ``as_fragment`` tells it which one it is writing.
+    A history restore (Back, Forward) asks for the whole page, whatever it targets.
     """
-    as_fragment = wants_fragment(target_id)
-    template = fragment if as_fragment else page
-    response = make_response(render_template(template, as_fragment=as_fragment, **context), status)
-    response.vary.update(("HX-Request", "HX-Target"))
+    return is_htmx() and not htmx.history_restore_request and htmx_target_id() == target_id
+
+
+def render_page_or_fragment(page: str, fragment: str, target_id: str, status: int = 200,
+                            push_url: str | None = None, replace_url: str | None = None,
+                            **context):
+    """Render the full page, or only the region's partial when htmx targets ``#target_id``.
+
+    The page includes the same partial with the same context, so both are one markup.
+    ``push_url``/``replace_url`` set the address htmx shows, for the fragment only.
+    """
+    as_region = wants_fragment(target_id)
+    template = fragment if as_region else page
+    headers = {"push_url": push_url, "replace_url": replace_url} if as_region else {}
+    response = make_response(render_template(template, **context), status, **headers)
+    response.vary.update(("HX-Request", "HX-Target", "HX-History-Restore-Request"))
     return response
-
-
-def path_for(endpoint: str) -> str:
-    """``url_for(endpoint)`` of a route without arguments, built once per app.
-
-    A route's path changes only with the script root the app is mounted at, so it is
-    kept per script root; a page of the grid names its routes a dozen times.
-    """
-    paths = _paths()
-    key = (request.script_root, endpoint)
-    path = paths.get(key)
-    if path is None:
-        path = paths[key] = url_for(endpoint)
-    return path
-
-
-def url_for_each(endpoint: str, argument: str) -> RowUrls:
-    """``urls[id]``: the URL of ``endpoint`` for each row of a list, with url_for's work done once.
-
-    A page linking each of its rows to the same route would otherwise build the route
-    once per row; here the URL is built once (per app and script root) around a
-    stand-in id. Read by index, as a template reads it cheapest: ``urls[row.id]``.
-    """
-    paths = _paths()
-    key = (request.script_root, endpoint, argument)
-    parts = paths.get(key)
-    if parts is None:
-        stand_in = 2_147_483_646  # fits the bounded <int:> converter, and no real path has it
-        prefix, _, suffix = url_for(endpoint, **{argument: stand_in}).partition(str(stand_in))
-        parts = paths[key] = (prefix, suffix)
-    return RowUrls(*parts)
-
-
-def _paths() -> dict:
-    """This app's built paths (kept with the app, whose routes they are)."""
-    return current_app.extensions.setdefault("portal_paths", {})
-
-
-class RowUrls:
-    """One route's URL for any row id, read by index."""
-
-    __slots__ = ("prefix", "suffix")
-
-    def __init__(self, prefix: str, suffix: str):
-        self.prefix, self.suffix = prefix, suffix
-
-    def __getitem__(self, row_id: int) -> str:
-        return f"{self.prefix}{int(row_id)}{self.suffix}"
 
 
 def redirect_to_url(url: str):
     """Redirect, as ``HX-Redirect`` for htmx requests so no page lands inside a fragment."""
     if is_htmx():
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = url
-        return response
+        return make_response("", 204, redirect=url)
     return redirect(url)
 
 
@@ -184,9 +143,8 @@ def studio_scoped(query, model):
 
 def get_in_studio_or_404(model, object_id):
     """Load one row of the current user's studio by id, or 404 (never another studio's)."""
-    try:
-        object_id = int(object_id)
-    except (TypeError, ValueError):
+    object_id = listing.parse_id(object_id)
+    if object_id is None:
         abort(404)
     row = model.get_or_none((model.id == object_id) & (model.studio == current_user.studio_id))
     if row is None:
@@ -207,7 +165,8 @@ def audit_if_foreign(model, object_id) -> None:
     filed under the studio that owns the object: its administrator reads who tried, in
     the Registro attività, and the user's own studio learns nothing about other studios.
     """
-    if not (isinstance(object_id, int) and 0 < object_id < 2**31):
+    object_id = listing.parse_id(object_id)
+    if object_id is None:
         return
     owner = (model.select(model.studio).where(
         (model.id == object_id) & (model.studio != current_user.studio_id)).scalar())

@@ -8,11 +8,10 @@ with the grid in place (htmx) or a redirect back to it.
 
 from __future__ import annotations
 
-import functools
 import re
 import secrets
 from dataclasses import dataclass
-from urllib.parse import unquote, urlencode, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import (
     Blueprint,
@@ -30,6 +29,7 @@ import consent
 import consent_grid
 import consent_history
 import italian
+import listing
 import models
 from models import Client, Studio, utcnow
 from views import (
@@ -37,17 +37,13 @@ from views import (
     audit_if_foreign,
     client_ip,
     get_in_studio_or_404,
+    htmx,
     is_htmx,
-    path_for,
     redirect_to_url,
     render_page_or_fragment,
-    url_for_each,
     user_agent,
     wants_fragment,
 )
-
-# What werkzeug's url_for leaves unescaped in a query string, so both write the same URL.
-URL_SAFE = "!$'()*,/:;?@"
 
 bp = Blueprint("consents", __name__, url_prefix="/area-personale/consensi")
 
@@ -76,74 +72,40 @@ def back_url() -> str:
     return url_for("account.index")
 
 
-def grid_url(state: consent_grid.GridState) -> str:
-    """The grid's URL for ``state`` (defaults left out)."""
-    return _with_query(path_for("consents.index"), state.query_args())
+def grid_url(state: consent_grid.GridState, **changes) -> str:
+    """The grid's address for ``state`` with ``changes`` (defaults left out)."""
+    return url_for("consents.index", **state.query_args(**changes))
 
 
-class GridLinks:
-    """Every URL one rendering of the grid shows: its actions, its sort headers, its pages,
-    each row's history (a page shows a few dozen: paths are built once per app)."""
-
-    def __init__(self, state: consent_grid.GridState):
-        self.state = state
-        self.grid = path_for("consents.index")
-        self.select = path_for("consents.select")
-        self.send = path_for("consents.send")
-        self.history = url_for_each("consents.history", "client_id")
-
-    def current(self) -> str:
-        return grid_url(self.state)
-
-    def sort(self, column: str) -> str:
-        """Sorted by ``column`` (reversed if it already is), from the first page."""
-        return _with_query(self.grid, self.state.query_args(
-            ordina=self.state.order_after_clicking(column), pagina=1))
-
-    def page(self, number: int) -> str:
-        return _with_query(self.grid, self.state.query_args(pagina=number))
-
-    def send_to(self, mode: str) -> str:
-        """Ask to send to everyone ("tutti") or to the selection, coming back to this grid."""
-        return _with_query(self.send, {"modo": mode, **self.state.query_args()})
-
-
-def _with_query(path: str, args: dict) -> str:
-    if not args:
-        return path
-    return path + "?" + "&".join([_query_pair(name, value) for name, value in args.items()])
-
-
-@functools.lru_cache(maxsize=4096)
-def _query_pair(name: str, value) -> str:
-    """``name=value`` for a query string (each is encoded once per process)."""
-    return urlencode({name: value}, safe=URL_SAFE)
+def _shown_address() -> str:
+    """The address the browser shows (path and query), as htmx reports it."""
+    shown = urlsplit(htmx.current_url or "")
+    return shown.path + (f"?{shown.query}" if shown.query else "")
 
 
 def render_grid(state: consent_grid.GridState, status: int = 200, message: str | None = None,
                 level: str = "success", **context):
     """The grid (or the whole page) for ``state``, with an optional message."""
-    page = consent_grid.load_page(current_user.studio_id, current_user.id, state)
+    grid = consent_grid.load_page(current_user.studio_id, current_user.id, state)
+    state = grid.state
     if message is None and state.corrected:
         message, level = CORRECTED_MESSAGE, "warning"
-    links = GridLinks(page.state)
-    response = render_page_or_fragment(
-        "consents/index.html", "consents/_grid.html", GRID_ID, status=status,
-        grid=page, state=page.state, links=links, ops=consent_grid.OPS,
+    address = {}
+    if request.endpoint == "consents.index":
+        # The address bar shows the grid as it is (defaults left out, the page actually
+        # shown): a new entry in the history, unless the address is already that one
+        # (compared decoded: the browser may show ' as %27 where url_for writes it plainly).
+        url = grid_url(state)
+        address = {"replace_url" if unquote(url) == unquote(_shown_address()) else "push_url": url}
+    return render_page_or_fragment(
+        "consents/index.html", "consents/_grid.html", GRID_ID, status=status, **address,
+        grid=grid, state=state, grid_url=grid_url,
+        page_url=lambda number: grid_url(state, pagina=number), ops=consent_grid.OPS,
         request_states=consent_grid.REQUEST_STATES, answer_states=consent_grid.ANSWER_STATES,
         columns=consent_grid.COLUMNS, page_sizes=consent_grid.PAGE_SIZES,
         plural=plural, plural_article=consent_grid.plural_article,
         message=message, level=level, intro=INTRO, back_url=back_url, **context,
     )
-    if request.endpoint == "consents.index" and wants_fragment(GRID_ID):
-        # The address bar shows the grid as it is (defaults left out, the page actually
-        # shown): a new entry in the history, unless the address is already that one.
-        url = links.current()
-        shown = urlsplit(request.headers.get("HX-Current-URL", ""))
-        # Compared decoded: the browser may show ' as %27 where we write it plainly.
-        same = unquote(url) == unquote(shown.path + (f"?{shown.query}" if shown.query else ""))
-        response.headers["HX-Replace-Url" if same else "HX-Push-Url"] = url
-    return response
 
 
 @bp.get("")
@@ -171,7 +133,7 @@ def select():
     studio_id, user_id = current_user.studio_id, current_user.id
     message = None
     if action in ("aggiungi", "togli"):
-        client_id = consent_grid.parse_id(request.form.get("cliente"))
+        client_id = listing.parse_id(request.form.get("cliente"))
         if client_id is None:
             return _done(state, "Cliente non valido.", "error", 400)
         if not consent_grid.is_listed(studio_id, client_id):
