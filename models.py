@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from urllib.parse import parse_qs, unquote, urlparse
 
 from peewee import (
+    SQL,
     AutoField,
     BigIntegerField,
     BooleanField,
@@ -239,8 +240,13 @@ class Client(BaseModel):
     )
     consent_answered_at = DateTimeField(null=True)
     created_at = DateTimeField(default=utcnow)
+    # How many SMART services the client has active: kept by the database's triggers on
+    # client_service (migration 0003, consent_tally.py), never written by this code.
+    smart_services = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
 
     class Meta:
+        # save() writes only what was changed, never a stale copy of smart_services.
+        only_save_dirty = True
         indexes = (
             (("studio", "code"), True),
             (("studio", "name"), False),
