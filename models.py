@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from urllib.parse import parse_qs, unquote, urlparse
 
 from peewee import (
+    SQL,
     BooleanField,
     CharField,
     Check,
@@ -145,8 +146,13 @@ class Client(BaseModel):
     )
     consent_answered_at = DateTimeField(null=True)
     created_at = DateTimeField(default=utcnow)
+    # How many SMART services the client has active: kept by the database's triggers on
+    # client_service (migration 0003, consent_tally.py), never written by this code.
+    smart_services = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
 
     class Meta:
+        # save() writes only what was changed, never a stale copy of smart_services.
+        only_save_dirty = True
         indexes = (
             (("studio", "code"), True),
             (("studio", "name"), False),
@@ -279,7 +285,7 @@ CONSENT_CHANNELS = ("admin_sending", "modal", "altri_dati")
 class ConsentEvent(BaseModel):
     """Append-only record of a consent request, answer, revocation or re-grant.
 
-    The database refuses UPDATE and DELETE on this table (triggers, see migrations.py).
+    The database refuses UPDATE and DELETE on this table (triggers, see migrations/).
     """
 
     studio = ForeignKeyField(Studio, on_delete="RESTRICT")
