@@ -8,6 +8,7 @@ import secrets
 
 import click
 from flask import Flask, abort, g, make_response, render_template, request
+from flask_compress import Compress
 from flask_htmx import HTMX
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import LoginManager, current_user, user_logged_in
@@ -20,7 +21,6 @@ from werkzeug.routing import IntegerConverter
 
 import accounts
 import audit
-import compression
 import italian
 import models
 import throttle
@@ -69,6 +69,15 @@ def create_app(test_config: dict | None = None) -> Flask:
         # Where failed logins are counted (throttle.py): memory://, or redis://host:port
         # so that every worker shares the count.
         RATELIMIT_STORAGE_URI=os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # gzip for pages and fragments (Flask-Compress), and gzip only: every browser
+        # takes it, and the bench measures it. Level 3 is as small as the ISA-L output the
+        # budgets were measured with (grid fragment 15.1 kB -> 2.5 kB in 0.06 ms), in less
+        # than half the time of zlib's default level 6.
+        COMPRESS_ALGORITHM="gzip",
+        COMPRESS_MIMETYPES=["text/html"],
+        COMPRESS_LEVEL=3,
+        COMPRESS_MIN_SIZE=500,  # bytes: below this the gzip header and the CPU cost more than they save
+        COMPRESS_STREAMS=False,  # the CSV register streams as it is read: left as it is
     )
     if test_config:
         app.config.update(test_config)
@@ -85,7 +94,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.lstrip_blocks = True
 
     models.db.initialize(models.make_database(app.config["DATABASE_URL"]))
-    compression.init_app(app)  # first registered, so it runs after every other after_request
+    Compress(app)  # first registered, so it runs after every other after_request
     csrf.init_app(app)
     throttle.init_app(app)
     htmx.init_app(app)
