@@ -96,12 +96,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     models.db.initialize(models.make_database(app.config["DATABASE_URL"]))
     Compress(app)  # first registered, so it runs after every other after_request
     csrf.init_app(app)
-    throttle.init_app(app)
     htmx.init_app(app)
     _init_login(app)
+    _register_blueprints(app)
+    throttle.init_app(app)  # after the blueprints: it limits the login view they hold
     _init_request_hooks(app)
     _init_error_pages(app)
-    _register_blueprints(app)
     _register_cli(app)
     return app
 
