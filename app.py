@@ -69,6 +69,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         # Where failed logins are counted (throttle.py): memory://, or redis://host:port
         # so that every worker shares the count.
         RATELIMIT_STORAGE_URI=os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # Each SMART service's launch URL and introspection secret (smart_handoff.py):
+        # JSON objects keyed by service code.
+        SMART_SERVICE_URLS=os.environ.get("SMART_SERVICE_URLS") or "{}",
+        SMART_SERVICE_SECRETS=os.environ.get("SMART_SERVICE_SECRETS") or "{}",
         # gzip for pages and fragments (Flask-Compress), and gzip only: every browser
         # takes it, and the bench measures it. Level 3 is as small as the ISA-L output the
         # budgets were measured with (grid fragment 15.1 kB -> 2.5 kB in 0.06 ms), in less
