@@ -7,7 +7,7 @@ import os
 import secrets
 
 import click
-from flask import Flask, abort, g, make_response, render_template, request
+from flask import Flask, abort, g, make_response, request
 from flask_compress import Compress
 from flask_htmx import HTMX
 from flask_limiter.errors import RateLimitExceeded
@@ -25,25 +25,12 @@ import italian
 import models
 import throttle
 from migrations import run_migrations
-from views import PUBLIC, enforce_access_policy, is_htmx, public, redirect_to_login
+from views import CONTENT_SECURITY_POLICY, PUBLIC, enforce_access_policy, public, redirect_to_login
+from views.messages import error_response
 
 csrf = CSRFProtect()
 htmx = HTMX()
 login_manager = LoginManager()
-
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "frame-ancestors 'none'",
-        "form-action 'self'",
-        "base-uri 'none'",
-        "object-src 'none'",
-    ]
-)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -232,37 +219,6 @@ def _init_request_hooks(app: Flask) -> None:
         except (OperationalError, InterfaceError):
             return make_response("database unavailable", 503, {"Content-Type": "text/plain"})
         return make_response("ok", 200, {"Content-Type": "text/plain"})
-
-
-ERROR_MESSAGES = {
-    400: ("Richiesta non valida", "La richiesta non è valida. Controlla i dati e riprova."),
-    403: ("Accesso negato", "Non hai i permessi per questa pagina o per questa operazione."),
-    404: ("Pagina non trovata", "La pagina o l'elemento richiesto non esiste."),
-    405: ("Operazione non consentita", "Questa operazione non è consentita su questa pagina."),
-    413: ("Richiesta troppo grande", "I dati inviati sono troppo grandi."),
-    429: ("Troppi tentativi", "Hai fatto troppi tentativi. Attendi qualche minuto e riprova."),
-    500: ("Errore interno", "Si è verificato un errore imprevisto. Riprova tra poco."),
-    503: (
-        "Servizio non disponibile",
-        "Il servizio non è momentaneamente disponibile. Riprova tra poco.",
-    ),
-}
-
-
-def error_response(status: int, message: str | None = None):
-    """Answer an error as a full page, or as a message in #messages for htmx requests."""
-    title, default_message = ERROR_MESSAGES.get(status, ERROR_MESSAGES[500])
-    message = message or default_message
-    if is_htmx():
-        response = make_response(
-            render_template("message.html", level="error", message=message), status
-        )
-        response.headers["HX-Retarget"] = "#messages"
-        response.headers["HX-Reswap"] = "innerHTML"
-        return response
-    return make_response(
-        render_template("error.html", status=status, title=title, message=message), status
-    )
 
 
 # Flask-WTF's reasons for a CSRF refusal, as the Registro attività names them.

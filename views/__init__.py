@@ -216,3 +216,20 @@ def audit_if_foreign(model, object_id) -> None:
                                 path=request.path, endpoint=request.endpoint,
                                 reason="oggetto di un altro studio")
 
+
+
+# The Content-Security-Policy every response is sent with (app.py); a page whose forms
+# post to an external SMART service widens its form-action (views/smart.py).
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    ]
+)

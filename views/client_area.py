@@ -5,12 +5,14 @@ Recording the decision is ``consent.py``'s job; these views only ask it and show
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, make_response, render_template, request, session
+from flask import Blueprint, flash, request, session
+from flask_htmx import make_response as htmx_response
 from flask_login import current_user, user_logged_in
 
 import consent
 from models import CONSENT_GRANTED, CONSENT_PENDING, Client
 from views import allow, client_ip, is_htmx, redirect_to, render_page_or_fragment, user_agent
+from views.messages import error_response, message_response
 
 bp = Blueprint("client_area", __name__)
 
@@ -79,11 +81,7 @@ def _close_modal_with(message: str, level: str):
     if not is_htmx():
         flash(message, level)
         return redirect_to("home.index")
-    response = make_response(render_template("message.html", level=level, message=message))
-    response.headers["HX-Retarget"] = "#messages"
-    response.headers["HX-Reswap"] = "innerHTML"
-    response.headers["HX-Trigger"] = CLOSE_MODAL_EVENT
-    return response
+    return message_response(message, level, trigger=CLOSE_MODAL_EVENT)
 
 
 @bp.post("/consenso/risposta")
@@ -110,9 +108,7 @@ def dismiss_consent():
     session[ASK_FOR_CONSENT] = False
     if not is_htmx():
         return redirect_to("home.index")
-    response = make_response("", 200)
-    response.headers["HX-Trigger"] = CLOSE_MODAL_EVENT
-    return response
+    return htmx_response("", 200, trigger=CLOSE_MODAL_EVENT)
 
 
 def _other_data(status=200, **context):
@@ -132,8 +128,6 @@ def other_data():
         return _other_data()
     raw = request.form.get("autorizzo")
     if raw not in (None, "1"):
-        from app import error_response  # the app's one way to answer an error
-
         return error_response(400, BAD_FLAG)
     authorized = raw == "1"
     changed = consent.set_authorization(

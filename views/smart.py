@@ -12,7 +12,15 @@ import listing
 import smart_access
 import smart_handoff
 from models import SmartService, write_transaction
-from views import allow, client_ip, is_htmx, public, redirect_to_url, render_page_or_fragment
+from views import (
+    CONTENT_SECURITY_POLICY,
+    allow,
+    client_ip,
+    public,
+    redirect_to_url,
+    render_page_or_fragment,
+)
+from views.messages import error_response
 
 bp = Blueprint("smart", __name__)
 
@@ -70,8 +78,6 @@ def _allow_forms_to_services(response):
     """Let the page's "Accedi" forms land on external services (CSP form-action covers redirects)."""
     origins = smart_handoff.launch_origins()
     if origins:
-        from app import CONTENT_SECURITY_POLICY
-
         response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
             "form-action 'self'", "form-action 'self' " + " ".join(origins)
         )
@@ -100,18 +106,8 @@ def open_service(client_id, service_code):
                  if decision.allowed else None)
     if token:
         return redirect_to_url(smart_handoff.launch_url(service.code, token))
-    message = f"Accesso negato. {decision.message}"
-    if is_htmx():
-        response = make_response(
-            render_template("message.html", level="error", message=message), 403
-        )
-        response.headers["HX-Retarget"] = "#messages"
-        response.headers["HX-Reswap"] = "innerHTML"
-        response.headers["HX-Trigger"] = "smart-access-refused"
-        return response
-    return make_response(
-        render_template("error.html", status=403, title="Accesso negato", message=message), 403
-    )
+    return error_response(403, f"Accesso negato. {decision.message}",
+                          trigger="smart-access-refused")
 
 
 @bp.post("/servizi-smart/introspezione")
