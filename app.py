@@ -25,7 +25,15 @@ import italian
 import models
 import throttle
 from migrations import run_migrations
-from views import CONTENT_SECURITY_POLICY, PUBLIC, enforce_access_policy, public, redirect_to_login
+from views import (
+    CONTENT_SECURITY_POLICY,
+    PUBLIC,
+    client_area,
+    enforce_access_policy,
+    home,
+    public,
+    redirect_to_login,
+)
 from views.messages import error_response
 
 csrf = CSRFProtect()
@@ -157,13 +165,15 @@ def _init_login(app: Flask) -> None:
             user.session_token = token
         return user
 
-    def on_login(_sender, user, **_extra):
-        from views.settings import offer_smart_banner
+    def offer_smart_banner(_sender, user, **_extra):
+        home.offer_smart_banner(user)
 
-        offer_smart_banner(user)
+    def ask_for_consent(_sender, user, **_extra):
+        client_area.ask_for_consent(user)
 
-    # weak=False: the receiver is a local function, which would otherwise be collected.
-    user_logged_in.connect(on_login, app, weak=False)
+    # weak=False: the receivers are local functions, which would otherwise be collected.
+    user_logged_in.connect(offer_smart_banner, app, weak=False)
+    user_logged_in.connect(ask_for_consent, app, weak=False)
 
 
 def _init_request_hooks(app: Flask) -> None:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, request, session
 from flask_htmx import make_response as htmx_response
-from flask_login import current_user, user_logged_in
+from flask_login import current_user
 
 import consent
+import smart_access
 from models import CONSENT_GRANTED, CONSENT_PENDING, Client
 from views import allow, client_ip, is_htmx, redirect_to, render_page_or_fragment, user_agent
 from views.messages import error_response, message_response
@@ -39,9 +40,8 @@ FLAG_UNCHANGED = "Nessuna modifica: la tua scelta era già registrata."
 BAD_FLAG = "Valore non valido per l'autorizzazione ai Servizi SMART."
 
 
-@user_logged_in.connect
-def ask_for_consent_at_login(_app, user, **_extra):
-    """Login hook: a client with a pending request is asked again at every login."""
+def ask_for_consent(user) -> None:
+    """At login: a client with a pending request is asked again (the home shows the modal)."""
     if user.is_client:
         session[ASK_FOR_CONSENT] = True
 
@@ -51,11 +51,8 @@ def own_client() -> Client:
     return Client.get_by_id(current_user.client_id)
 
 
-@bp.app_template_global()
 def consent_modal_wanted() -> bool:
     """Tell whether the client's home shows the consent modal now (no query unless it might)."""
-    if not (current_user.is_authenticated and current_user.is_client):
-        return False
     if not session.get(ASK_FOR_CONSENT):
         return False
     return (
@@ -66,13 +63,15 @@ def consent_modal_wanted() -> bool:
 
 @bp.app_context_processor
 def consent_wording():
+    # The modal's and Altri Dati's wording: constants of consent.py, no query.
     return {"consent_wording": consent}
 
 
 def _consent_form(status=200, **context):
+    # Without htmx the answer comes back as the client's home, its modal still open.
     return render_page_or_fragment(
         "home/client.html", "client_area/_consent_form.html", "consent-form",
-        status=status, **context,
+        status=status, consent_modal=consent_modal_wanted(), **context,
     )
 
 
@@ -116,7 +115,7 @@ def _other_data(status=200, **context):
     return render_page_or_fragment(
         "client_area/other_data.html", "client_area/_other_data_form.html", "altri-dati-form",
         status=status, client=client, authorized=client.consent_answer == CONSENT_GRANTED,
-        **context,
+        smart_accesses=smart_access.client_access_log(client.id), **context,
     )
 
 

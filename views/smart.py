@@ -1,4 +1,4 @@
-"""Servizi SMART: the tile, the list of reachable clients, the hand-off, the access log.
+"""Servizi SMART: the list of reachable clients, the hand-off, the access log.
 
 Who may reach what is decided by ``smart_access`` alone; these views only ask it.
 """
@@ -23,27 +23,6 @@ from views import (
 from views.messages import error_response
 
 bp = Blueprint("smart", __name__)
-
-
-@bp.app_context_processor
-def smart_context():
-    return {"smart_tile": smart_tile, "smart_client_access_log": smart_client_access_log}
-
-
-def smart_client_access_log() -> list:
-    """For a client user: who of the studio opened the client's SMART services, and when."""
-    if not current_user.is_authenticated or not current_user.is_client:
-        return []
-    return smart_access.client_access_log(current_user.client_id)
-
-
-def smart_tile() -> dict | None:
-    """The current user's "Servizi SMART" tile (count of reachable clients), or None without access."""
-    if not current_user.is_authenticated or current_user.is_client:
-        return None
-    if not smart_access.has_smart_access(current_user):
-        return None
-    return {"count": smart_access.count_reachable(current_user), "url": url_for("smart.index")}
 
 
 def clients_context() -> dict:
