@@ -28,17 +28,28 @@ from migrations import run_migrations
 from views import (
     CONTENT_SECURITY_POLICY,
     PUBLIC,
+    account,
+    activity,
+    auth,
     client_area,
+    consents,
     enforce_access_policy,
     home,
+    operators,
     public,
     redirect_to_login,
+    settings,
+    smart,
 )
 from views.messages import error_response
 
 csrf = CSRFProtect()
 htmx = HTMX()
 login_manager = LoginManager()
+
+# Every blueprint of the portal (views/), registered in this order.
+BLUEPRINT_MODULES = (auth, home, account, smart, consents, operators, settings, activity,
+                     client_area)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -268,10 +279,8 @@ def _init_error_pages(app: Flask) -> None:
 
     @app.errorhandler(RateLimitExceeded)
     def rate_limited(_error):
-        from views.auth import throttled_login
-
         if request.endpoint == "auth.login":
-            return throttled_login()
+            return auth.throttled_login()
         return error_response(429)
 
     @app.errorhandler(HTTPException)
@@ -299,30 +308,9 @@ def _init_error_pages(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from views import account, auth, home
-
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(home.bp)
-    app.register_blueprint(account.bp)
-    from views import smart
-
-    app.register_blueprint(smart.bp)
+    for module in BLUEPRINT_MODULES:
+        app.register_blueprint(module.bp)
     csrf.exempt(smart.introspect)  # called by the SMART services, authenticated by their secret
-    from views import consents
-
-    app.register_blueprint(consents.bp)
-    from views import operators
-
-    app.register_blueprint(operators.bp)
-    from views import settings
-
-    app.register_blueprint(settings.bp)
-    from views import audit as audit_views
-
-    app.register_blueprint(audit_views.bp)
-    from views import client_area
-
-    app.register_blueprint(client_area.bp)
 
 
 def _register_cli(app: Flask) -> None:

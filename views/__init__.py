@@ -19,7 +19,7 @@ from flask import (
 )
 from flask_login import current_user
 
-import audit as audit_log  # the module; views.audit is the admin's page
+import audit as audit_log  # the domain module that writes the log (views.activity shows it)
 
 PUBLIC = "public"
 ANY_ROLE = ("admin", "operator", "client")
