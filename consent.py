@@ -27,6 +27,7 @@ from models import (
     ConsentSending,
     ConsentText,
     User,
+    db,
     is_sqlite,
     utcnow,
     write_transaction,
@@ -175,7 +176,7 @@ def _lock_clients(condition) -> int:
     if is_sqlite():
         return ids.count()
     locked = ids.order_by(Client.id).for_update()
-    return Select([locked.alias("locked")], [fn.COUNT(SQL("*"))]).scalar(Client._meta.database)
+    return Select([locked.alias("locked")], [fn.COUNT(SQL("*"))]).scalar(db)
 
 
 # --- sendings the admin confirms (the consent grid) ---------------------------------

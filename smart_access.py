@@ -26,7 +26,7 @@ import functools
 import operator
 from dataclasses import dataclass
 
-from peewee import JOIN, SQL, Column, Value, fn
+from peewee import JOIN, SQL, Value, fn
 
 import consent_tally
 from models import (
@@ -109,7 +109,7 @@ def _service_active(service_id: int | None):
         # "At least one active service": the count the database keeps on the client
         # (consent_tally.py), so a studio's reachable clients are read from the partial
         # index client_smart_reachable instead of joining every client's services.
-        return Column(Client._meta.table, "smart_services") > SQL("0")
+        return Client.smart_services > SQL("0")
     return fn.EXISTS(ClientService.select(Value(1)).where(
         (ClientService.client == Client.id) & (ClientService.service == service_id)))
 

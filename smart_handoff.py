@@ -10,7 +10,8 @@ its first introspection consumes it. It is inactive if expired, already used,
 presented by another service, or if since its issue the client's consent was
 revoked or the access rule stopped holding.
 
-Configuration (app config or environment, JSON objects keyed by service code):
+Configuration (app config, which ``create_app`` reads from the environment variables of
+the same names; JSON objects keyed by service code, as text or as dicts):
 ``SMART_SERVICE_URLS`` — each service's launch URL (default: the built-in stand-in
 page); ``SMART_SERVICE_SECRETS`` — each service's introspection secret (default,
 for development only: ``dev-secret-<code>``).
@@ -22,7 +23,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import os
 import secrets
 from urllib.parse import urlencode, urlsplit
 
@@ -52,9 +52,8 @@ def _hash(token: str) -> str:
 
 
 def _configured(name: str) -> dict:
-    value = current_app.config.get(name)
-    if value is None:
-        value = os.environ.get(name) or "{}"
+    """The app's ``name`` setting as a dict (its JSON text parsed; bad JSON logged and ignored)."""
+    value = current_app.config.get(name) or {}
     if isinstance(value, str):
         try:
             value = json.loads(value)

@@ -106,7 +106,7 @@ def save_publication_link(studio_id: int, studio_code: str, raw_url: str) -> str
 
 
 def _upsert(studio_id: int, field: str, value) -> None:
-    column = StudioSettings._meta.fields[field]
+    column = getattr(StudioSettings, field)
     now = utcnow()
     with write_transaction():
         (

@@ -33,10 +33,14 @@ def login_failed(response) -> bool:
     return response.status_code == 401
 
 
-limiter = Limiter(key_func=client_address)
+EXTENSION_KEY = "portal_login_limiter"
 
 
 def init_app(app: Flask) -> None:
+    """Give ``app`` its own Limiter, and apply both login limits to the views marked for them.
+
+    Call it once the blueprints are registered: it wraps their marked views.
+    """
     config = app.config
     config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     config.setdefault("RATELIMIT_STRATEGY", "moving-window")
@@ -47,15 +51,30 @@ def init_app(app: Flask) -> None:
     config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     config.setdefault("LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes")
     config.setdefault("LOGIN_LIMIT_PER_ADDRESS", "50 per 15 minutes")
-    # One Limiter serves every app built in this process (the tests build many) and
-    # would keep these settings of the first app it saw: take them from this one.
-    limiter._key_prefix = None
-    limiter._strategy = None
-    limiter.init_app(app)
+    # One Limiter per app: a Limiter keeps the storage, strategy and key prefix of the
+    # app it was last initialised with, and the tests build many apps in one process.
+    limiter = Limiter(key_func=client_address, app=app)
+    app.extensions[EXTENSION_KEY] = limiter
+    for endpoint, view in list(app.view_functions.items()):
+        if getattr(view, "limits_failed_logins", False):
+            app.view_functions[endpoint] = _apply_login_limits(limiter, view)
+
+
+def limiter_for(app: Flask) -> Limiter:
+    """The Limiter that counts ``app``'s failed logins."""
+    return app.extensions[EXTENSION_KEY]
 
 
 def limit_failed_logins(view):
-    """Apply both login limits to ``view`` (its POST only; only failures are counted)."""
+    """Mark ``view`` for both login limits (its POST only; only failures are counted).
+
+    ``init_app`` applies them with the app's own Limiter.
+    """
+    view.limits_failed_logins = True
+    return view
+
+
+def _apply_login_limits(limiter: Limiter, view):
     per_account = limiter.limit(
         lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
         key_func=attempted_account, methods=["POST"], deduct_when=login_failed,

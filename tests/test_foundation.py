@@ -3,7 +3,8 @@
 import datetime as dt
 
 import pytest
-from conftest import login_as, make_test_app, parse
+from conftest import counting_statements, login_as, make_test_app, parse
+from flask_login import current_user
 from peewee import IntegrityError
 
 import consent
@@ -34,6 +35,28 @@ def test_every_non_public_page_sends_anonymous_users_to_login(app, client):
         response = client.open(rule.rule, method=method)
         assert response.status_code == 302, rule.rule
         assert response.headers["Location"].startswith("/login")
+
+
+OUR_MODULES = {"app", "views", "italian", "smart_access", "consent", "studio_settings"}
+
+
+@pytest.mark.parametrize("username", ["admin", "operatore1", "pink"])
+def test_template_globals_read_no_table(app, username):
+    """Views hand templates their data: what every template can call queries nothing."""
+    session_cookie = login_as(app, username).get_cookie(app.config["SESSION_COOKIE_NAME"])
+    headers = {"Cookie": f"{session_cookie.key}={session_cookie.value}"}
+    with app.test_request_context("/area-personale/cambio-password", headers=headers):
+        assert current_user.is_authenticated  # loading the user may query; the rest may not
+        with counting_statements() as counter:
+            context = dict(app.jinja_env.globals)
+            for processor in app.template_context_processors[None]:
+                context.update(processor())
+            ours = {name: value for name, value in context.items() if callable(value)
+                    and getattr(value, "__module__", "").partition(".")[0] in OUR_MODULES}
+            for function in ours.values():
+                function()
+        assert counter.statements == []
+        assert set(ours) == {"area_menu", "today_label"}
 
 
 def test_migrating_twice_is_harmless(app, db):

@@ -7,7 +7,6 @@ import demo
 import models
 import studio_settings
 from models import Studio, StudioSettings, User
-from views import public
 
 OPTIONS_URL = "/area-personale/configurazioni-varie"
 SWITCHES = [option.field for option in studio_settings.OPTIONS]
@@ -42,13 +41,6 @@ def toggle(client, field, on, headers=None):
 def save_link(client, url, headers=None):
     return client.post(f"{OPTIONS_URL}/publication_link_url", data={"url": url},
                        headers=headers or {})
-
-
-def ensure_consent_page(app):
-    """Make consents.index exist (the real one once it has landed, else a stand-in)."""
-    if "consents.index" not in app.view_functions:
-        app.add_url_rule("/area-personale/consensi", endpoint="consents.index",
-                         view_func=public(lambda: "griglia"))
 
 
 # --- Configurazioni varie ---------------------------------------------------------
@@ -255,25 +247,26 @@ def test_save_without_csrf_token_is_refused(database_url):
     models.db.close_all()
 
 
-def test_option_7_links_to_the_consent_page_only_when_it_exists(app):
-    ensure_consent_page(app)
-    page = parse(login_as(app, "admin").get(OPTIONS_URL))
-    link = page.find("a", string=CONSENT_LINK_TEXT)
-    assert link is not None and link["href"] == "/area-personale/consensi"
-    assert link.find_parent("form")["id"] == "option-smart_access"
-
-    app.view_functions.pop("consents.index")
-    page = parse(login_as(app, "admin").get(OPTIONS_URL))
-    assert page.find("a", string=CONSENT_LINK_TEXT) is None
+def test_option_7_links_to_the_consent_page(app):
+    admin = login_as(app, "admin")
+    page = parse(admin.get(OPTIONS_URL))
+    links = page.find_all("a", string=CONSENT_LINK_TEXT)
+    assert len(links) == 1 and links[0]["href"] == "/area-personale/consensi"
+    assert links[0].find_parent("form")["id"] == "option-smart_access"
+    assert admin.get(links[0]["href"]).status_code == 200
 
 
-def test_admin_home_has_the_consent_tile_only_when_the_page_exists(app):
-    ensure_consent_page(app)
-    tiles = parse(login_as(app, "admin").get("/")).select("a.tile")
+def test_admin_home_has_the_consent_tile(app):
+    admin = login_as(app, "admin")
+    tiles = parse(admin.get("/")).select("a.tile")
     tile = [t for t in tiles if "Richieste di consenso" in visible_text(t)]
     assert len(tile) == 1 and tile[0]["href"] == "/area-personale/consensi"
-    app.view_functions.pop("consents.index")
-    page = parse(login_as(app, "admin").get("/"))
+    assert admin.get(tile[0]["href"]).status_code == 200
+
+
+@pytest.mark.parametrize("username", ["operatore1", "pink"])
+def test_only_the_admin_home_has_the_consent_tile(app, username):
+    page = parse(login_as(app, username).get("/"))
     assert "Richieste di consenso" not in visible_text(page.find("main"))
 
 

@@ -156,6 +156,24 @@ def test_secrets_and_launch_urls_come_from_configuration(database_url):
     models.db.close_all()
 
 
+def test_secrets_and_launch_urls_come_from_the_environment(database_url, monkeypatch):
+    monkeypatch.setenv("SMART_SERVICE_SECRETS", '{"fattura_smart": "segreto-da-ambiente"}')
+    monkeypatch.setenv("SMART_SERVICE_URLS", '{"fattura_smart": "https://fattura.example/entra"}')
+    app = make_test_app(database_url)
+    monkeypatch.delenv("SMART_SERVICE_SECRETS")  # read once, by create_app
+    monkeypatch.delenv("SMART_SERVICE_URLS")
+    try:
+        with models.db.connection_context():
+            demo.seed(password="demo")
+            set_option7(on=True)
+        response = login_as(app, "admin").post(open_url())
+        assert response.headers["Location"].startswith("https://fattura.example/entra?token=")
+        answer = introspect(app.test_client(), token_of(response), secret="segreto-da-ambiente")
+        assert answer.get_json()["active"] is True
+    finally:
+        models.db.close_all()
+
+
 def test_refusals_are_recorded_and_hand_off_nothing(app, smart_on, hx):
     intruder = login_as(app, "operatore2")  # PINK is operatore1's client
     response = intruder.post(open_url())

@@ -1,10 +1,7 @@
 """Who opened which client's SMART services: the admin's log, and the client's own."""
 
 import pytest
-from bs4 import BeautifulSoup
 from conftest import counting_statements, login_as, parse, visible_text
-from flask import render_template
-from flask_login import login_user
 from smart_helpers import client, set_option7, set_switch, user
 
 import models
@@ -87,10 +84,8 @@ def test_the_client_sees_who_opened_its_services(app, accesses):
     events = smart_access.client_access_log(client("PINK"))
     assert [(e.user.username, e.service.code) for e in events] == [("operatore1", "fattura_smart")]
     assert smart_access.client_access_log(client("000145")) == []
-    pink_user = user("pink")
-    with app.test_request_context("/"):
-        login_user(pink_user)
-        section = BeautifulSoup(render_template("smart/_client_access_log.html"), "html.parser")
+    page = parse(login_as(app, "pink").get("/area-personale/altri-dati"))
+    section = page.find("section", class_="client-access-log")
     rows = [[visible_text(td) for td in tr.find_all("td")] for tr in section.select("tbody tr")]
     assert [r[1:] for r in rows] == [["Marco Operatore", "Fattura SMART"]]
     assert "Accessi dello studio ai tuoi Servizi SMART" in visible_text(section.find("h2"))

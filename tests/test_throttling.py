@@ -46,11 +46,12 @@ def throttled_app(request, database_url):
 
 
 def test_the_store_is_the_configured_one(throttled_app):
-    from throttle import limiter
+    from throttle import limiter_for
 
     uri = throttled_app.config["RATELIMIT_STORAGE_URI"]
-    assert type(limiter._storage).__name__ == ("RedisStorage" if uri.startswith("redis")
-                                               else "MemoryStorage")
+    storage = limiter_for(throttled_app).storage
+    assert type(storage).__name__ == ("RedisStorage" if uri.startswith("redis")
+                                      else "MemoryStorage")
 
 
 def test_ten_failures_on_one_account_block_it_with_a_clear_message(throttled_app):
@@ -64,6 +65,16 @@ def test_ten_failures_on_one_account_block_it_with_a_clear_message(throttled_app
     assert attempt(client, "OPERATORE1", "demo", address="198.51.100.201").status_code == 429
     # other accounts are untouched
     assert attempt(client, "operatore2", "demo").status_code == 302
+
+
+def test_each_app_keeps_its_own_counts(throttled_app, database_url):
+    """Another app built in the same process (as the tests do) takes nothing from this one."""
+    client = throttled_app.test_client()
+    for number in range(10):
+        attempt(client, "operatore1", address=f"198.51.100.{number}")
+    other = make_test_app(database_url)  # counting in memory, from zero
+    assert attempt(client, "operatore1", "demo", address="198.51.100.200").status_code == 429
+    assert attempt(other.test_client(), "operatore1", "demo").status_code == 302
 
 
 def test_successful_logins_are_not_counted(throttled_app):

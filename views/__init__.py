@@ -19,7 +19,7 @@ from flask import (
 from flask_htmx import HTMX, make_response
 from flask_login import current_user
 
-import audit as audit_log  # the module; views.audit is the admin's page
+import audit as audit_log  # the domain module that writes the log (views.activity shows it)
 import listing
 
 # The request's htmx details (Flask-HTMX). Views import it from here (a view never
@@ -175,3 +175,20 @@ def audit_if_foreign(model, object_id) -> None:
                                 path=request.path, endpoint=request.endpoint,
                                 reason="oggetto di un altro studio")
 
+
+
+# The Content-Security-Policy every response is sent with (app.py); a page whose forms
+# post to an external SMART service widens its form-action (views/smart.py).
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    ]
+)

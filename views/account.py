@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, render_template, request, url_for
+from flask import Blueprint, g, render_template, request, url_for
 from flask_login import current_user
 
 import accounts
@@ -12,8 +12,7 @@ from views import ANY_ROLE, allow, redirect_to_url, render_page_or_fragment
 
 bp = Blueprint("account", __name__, url_prefix="/area-personale")
 
-# The side menu of each role, in order. An entry is shown only once its endpoint
-# exists, so a feature appears in the menu with the blueprint that implements it.
+# The side menu of each role, in order.
 AREA_MENU = {
     "admin": [
         ("Dati generali", "account.general"),
@@ -34,22 +33,21 @@ AREA_MENU = {
 
 
 def area_menu() -> list[dict]:
-    """The current user's side-menu entries that exist, with the active one marked.
+    """The current user's side-menu entries, with the active one marked.
 
     A page below an entry (the consent grid below "Configurazioni Varie", say)
     marks its entry by setting ``g.menu_endpoint``.
     """
-    endpoints = current_app.view_functions
     active = g.get("menu_endpoint") or request.endpoint
     return [
         {"label": label, "url": url_for(endpoint), "active": endpoint == active}
         for label, endpoint in AREA_MENU[current_user.role]
-        if endpoint in endpoints
     ]
 
 
 @bp.app_context_processor
 def menu_context():
+    # A helper, not data: it reads no table, and only the pages of the area call it.
     if current_user and current_user.is_authenticated:
         return {"area_menu": area_menu}
     return {}

@@ -5,12 +5,15 @@ Recording the decision is ``consent.py``'s job; these views only ask it and show
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, make_response, render_template, request, session
-from flask_login import current_user, user_logged_in
+from flask import Blueprint, flash, request, session
+from flask_htmx import make_response as htmx_response
+from flask_login import current_user
 
 import consent
+import smart_access
 from models import CONSENT_GRANTED, CONSENT_PENDING, Client
 from views import allow, client_ip, is_htmx, redirect_to, render_page_or_fragment, user_agent
+from views.messages import error_response, message_response
 
 bp = Blueprint("client_area", __name__)
 
@@ -37,9 +40,8 @@ FLAG_UNCHANGED = "Nessuna modifica: la tua scelta era già registrata."
 BAD_FLAG = "Valore non valido per l'autorizzazione ai Servizi SMART."
 
 
-@user_logged_in.connect
-def ask_for_consent_at_login(_app, user, **_extra):
-    """Login hook: a client with a pending request is asked again at every login."""
+def ask_for_consent(user) -> None:
+    """At login: a client with a pending request is asked again (the home shows the modal)."""
     if user.is_client:
         session[ASK_FOR_CONSENT] = True
 
@@ -49,11 +51,8 @@ def own_client() -> Client:
     return Client.get_by_id(current_user.client_id)
 
 
-@bp.app_template_global()
 def consent_modal_wanted() -> bool:
     """Tell whether the client's home shows the consent modal now (no query unless it might)."""
-    if not (current_user.is_authenticated and current_user.is_client):
-        return False
     if not session.get(ASK_FOR_CONSENT):
         return False
     return (
@@ -64,13 +63,15 @@ def consent_modal_wanted() -> bool:
 
 @bp.app_context_processor
 def consent_wording():
+    # The modal's and Altri Dati's wording: constants of consent.py, no query.
     return {"consent_wording": consent}
 
 
 def _consent_form(status=200, **context):
+    # Without htmx the answer comes back as the client's home, its modal still open.
     return render_page_or_fragment(
         "home/client.html", "client_area/_consent_form.html", "consent-form",
-        status=status, **context,
+        status=status, consent_modal=consent_modal_wanted(), **context,
     )
 
 
@@ -79,11 +80,7 @@ def _close_modal_with(message: str, level: str):
     if not is_htmx():
         flash(message, level)
         return redirect_to("home.index")
-    response = make_response(render_template("message.html", level=level, message=message))
-    response.headers["HX-Retarget"] = "#messages"
-    response.headers["HX-Reswap"] = "innerHTML"
-    response.headers["HX-Trigger"] = CLOSE_MODAL_EVENT
-    return response
+    return message_response(message, level, trigger=CLOSE_MODAL_EVENT)
 
 
 @bp.post("/consenso/risposta")
@@ -110,9 +107,7 @@ def dismiss_consent():
     session[ASK_FOR_CONSENT] = False
     if not is_htmx():
         return redirect_to("home.index")
-    response = make_response("", 200)
-    response.headers["HX-Trigger"] = CLOSE_MODAL_EVENT
-    return response
+    return htmx_response("", 200, trigger=CLOSE_MODAL_EVENT)
 
 
 def _other_data(status=200, **context):
@@ -120,7 +115,7 @@ def _other_data(status=200, **context):
     return render_page_or_fragment(
         "client_area/other_data.html", "client_area/_other_data_form.html", "altri-dati-form",
         status=status, client=client, authorized=client.consent_answer == CONSENT_GRANTED,
-        **context,
+        smart_accesses=smart_access.client_access_log(client.id), **context,
     )
 
 
@@ -132,8 +127,6 @@ def other_data():
         return _other_data()
     raw = request.form.get("autorizzo")
     if raw not in (None, "1"):
-        from app import error_response  # the app's one way to answer an error
-
         return error_response(400, BAD_FLAG)
     authorized = raw == "1"
     changed = consent.set_authorization(

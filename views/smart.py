@@ -1,4 +1,4 @@
-"""Servizi SMART: the tile, the list of reachable clients, the hand-off, the access log.
+"""Servizi SMART: the list of reachable clients, the hand-off, the access log.
 
 Who may reach what is decided by ``smart_access`` alone; these views only ask it.
 """
@@ -12,30 +12,17 @@ import listing
 import smart_access
 import smart_handoff
 from models import SmartService, write_transaction
-from views import allow, client_ip, is_htmx, public, redirect_to_url, render_page_or_fragment
+from views import (
+    CONTENT_SECURITY_POLICY,
+    allow,
+    client_ip,
+    public,
+    redirect_to_url,
+    render_page_or_fragment,
+)
+from views.messages import error_response
 
 bp = Blueprint("smart", __name__)
-
-
-@bp.app_context_processor
-def smart_context():
-    return {"smart_tile": smart_tile, "smart_client_access_log": smart_client_access_log}
-
-
-def smart_client_access_log() -> list:
-    """For a client user: who of the studio opened the client's SMART services, and when."""
-    if not current_user.is_authenticated or not current_user.is_client:
-        return []
-    return smart_access.client_access_log(current_user.client_id)
-
-
-def smart_tile() -> dict | None:
-    """The current user's "Servizi SMART" tile (count of reachable clients), or None without access."""
-    if not current_user.is_authenticated or current_user.is_client:
-        return None
-    if not smart_access.has_smart_access(current_user):
-        return None
-    return {"count": smart_access.count_reachable(current_user), "url": url_for("smart.index")}
 
 
 def clients_context() -> dict:
@@ -70,8 +57,6 @@ def _allow_forms_to_services(response):
     """Let the page's "Accedi" forms land on external services (CSP form-action covers redirects)."""
     origins = smart_handoff.launch_origins()
     if origins:
-        from app import CONTENT_SECURITY_POLICY
-
         response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
             "form-action 'self'", "form-action 'self' " + " ".join(origins)
         )
@@ -100,18 +85,8 @@ def open_service(client_id, service_code):
                  if decision.allowed else None)
     if token:
         return redirect_to_url(smart_handoff.launch_url(service.code, token))
-    message = f"Accesso negato. {decision.message}"
-    if is_htmx():
-        response = make_response(
-            render_template("message.html", level="error", message=message), 403
-        )
-        response.headers["HX-Retarget"] = "#messages"
-        response.headers["HX-Reswap"] = "innerHTML"
-        response.headers["HX-Trigger"] = "smart-access-refused"
-        return response
-    return make_response(
-        render_template("error.html", status=403, title="Accesso negato", message=message), 403
-    )
+    return error_response(403, f"Accesso negato. {decision.message}",
+                          trigger="smart-access-refused")
 
 
 @bp.post("/servizi-smart/introspezione")

@@ -1,4 +1,8 @@
-"""Registro attività (admin): the studio's audit events, newest first, paged and filtered by kind."""
+"""Registro attività (admin): the studio's audit events, newest first, paged and filtered by kind.
+
+The blueprint keeps the name ``audit`` (its endpoints are ``audit.index``); the module is
+named for the page, so that ``audit`` alone is the domain module that writes the log.
+"""
 
 from __future__ import annotations
 
