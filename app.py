@@ -298,7 +298,7 @@ def _init_error_pages(app: Flask) -> None:
         app.logger.error("database error: %s", error)
         # The error page must not need the database: its header leaves out the user
         # (the session is not touched, so the user is back in once the database is).
-        return error_response(503, show_account=False)
+        return error_response(503, without_user=True)
 
     @app.errorhandler(Exception)
     def unexpected_error(error):

@@ -7,7 +7,7 @@ error handler answers an error.
 
 from __future__ import annotations
 
-from flask import make_response, render_template
+from flask import current_app, make_response, render_template
 from flask_htmx import make_response as htmx_response
 
 from views import is_htmx
@@ -27,26 +27,33 @@ ERROR_MESSAGES = {
 }
 
 
-def message_response(message: str, level: str, status: int = 200, trigger: str | None = None):
+def message_response(message: str, level: str, status: int = 200, trigger: str | None = None,
+                     without_user: bool = False):
     """Show ``message`` in the page's #messages, whatever the request meant to swap (htmx only)."""
     return htmx_response(
-        render_template("message.html", level=level, message=message), status,
+        _render("message.html", without_user, level=level, message=message), status,
         retarget="#messages", reswap="innerHTML", trigger=trigger,
     )
 
 
 def error_response(status: int, message: str | None = None, trigger: str | None = None,
-                   show_account: bool = True):
+                   without_user: bool = False):
     """Answer an error as a full page, or as a message in #messages for htmx requests.
 
-    ``show_account=False`` leaves the user out of the page's header: a page that must
-    render while the database (where the login session lives) is down.
+    ``without_user``: the answer must not need the database (where the login session
+    lives), as when it is down.
     """
     title, default_message = ERROR_MESSAGES.get(status, ERROR_MESSAGES[500])
     message = message or default_message
     if is_htmx():
-        return message_response(message, "error", status, trigger=trigger)
-    return make_response(
-        render_template("error.html", status=status, title=title, message=message,
-                        show_account=show_account), status
-    )
+        return message_response(message, "error", status, trigger, without_user)
+    page = _render("error.html", without_user, status=status, title=title, message=message)
+    return make_response(page, status)
+
+
+def _render(template: str, without_user: bool, **context) -> str:
+    if not without_user:
+        return render_template(template, **context)
+    # Without the template context processors: Flask-Login's would load the user from
+    # the database; the page's header then names no one.
+    return current_app.jinja_env.get_template(template).render(show_account=False, **context)
