@@ -285,3 +285,28 @@ def test_cancelling_a_confirmation_adds_no_history_entry(browser_login, live_ser
     expect(page.locator(".confirm-panel")).to_have_count(0)
     expect(page).to_have_url(live_server.url + "/area-personale/consensi?per_pagina=25")
     assert page.evaluate("history.length") == entries
+
+
+def test_cancelling_from_an_address_written_otherwise_adds_no_history_entry(browser_login, live_server):
+    """An address with defaults spelt out, a bad value or a page past the end shows a grid
+    the server writes another way: Annulla takes the grid's own address in its place."""
+    page = open_grid(browser_login, live_server)
+    for query in ("?per_pagina=10&pagina=1", "?pagina=abc", "?pagina=99999"):
+        page.goto(live_server.url + "/area-personale/consensi" + query)
+        entries = page.evaluate("history.length")
+        page.get_by_role("link", name="Invia a tutti").click()
+        expect(page.locator(".confirm-panel")).to_be_visible()
+        page.get_by_role("link", name="Annulla").click()
+        expect(page.locator(".confirm-panel")).to_have_count(0)
+        expect(page).to_have_url(live_server.url + "/area-personale/consensi" + (
+            "?pagina=2" if query == "?pagina=99999" else ""))
+        assert page.evaluate("history.length") == entries, query
+
+
+def test_cancelling_the_selection_from_the_keyboard_leaves_focus_on_its_outcome(browser_login, live_server):
+    page = open_grid(browser_login, live_server)
+    page.get_by_label("Seleziona 000120").check()
+    page.get_by_role("button", name="Annulla selezione").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Selezione annullata.")).to_be_focused()
+    expect(page.locator(".selection-count")).to_have_text("Nessun cliente selezionato")

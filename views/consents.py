@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from dataclasses import dataclass, replace
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from flask import (
     Blueprint,
@@ -24,6 +24,7 @@ from flask import (
 )
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.datastructures import MultiDict
 
 import consent
 import consent_grid
@@ -67,9 +68,7 @@ def mark_side_menu():
 
 def back_url() -> str:
     """Where the page's back arrow leads: Configurazioni varie (the link to this page is there)."""
-    if "settings.options" in current_app.view_functions:
-        return url_for("settings.options")
-    return url_for("account.index")
+    return url_for("settings.options")
 
 
 def grid_url(state: consent_grid.GridState, **changes) -> str:
@@ -77,10 +76,17 @@ def grid_url(state: consent_grid.GridState, **changes) -> str:
     return url_for("consents.index", **state.query_args(**changes))
 
 
-def _shown_address() -> str:
-    """The address the browser shows (path and query), as htmx reports it."""
+def _already_shown(grid: consent_grid.GridPage) -> bool:
+    """Tell whether the address the browser shows is this grid, however it is written there.
+
+    Read as the grid reads any address: values left out or corrected, a page past the end
+    taken as the last one.
+    """
     shown = urlsplit(htmx.current_url or "")
-    return shown.path + (f"?{shown.query}" if shown.query else "")
+    if unquote(shown.path) != url_for("consents.index"):
+        return False
+    state = consent_grid.GridState.from_args(MultiDict(parse_qsl(shown.query)))
+    return replace(state, pagina=min(state.pagina, grid.page.pages)) == grid.state
 
 
 def render_grid(state: consent_grid.GridState, status: int = 200, message: str | None = None,
@@ -93,10 +99,8 @@ def render_grid(state: consent_grid.GridState, status: int = 200, message: str |
     address = {}
     if request.endpoint == "consents.index":
         # The address bar shows the grid as it is (defaults left out, the page actually
-        # shown): a new entry in the history, unless the address is already that one
-        # (compared decoded: the browser may show ' as %27 where url_for writes it plainly).
-        url = grid_url(state)
-        address = {"replace_url" if unquote(url) == unquote(_shown_address()) else "push_url": url}
+        # shown): a new entry in the history, unless the address shown is already this grid.
+        address = {"replace_url" if _already_shown(grid) else "push_url": grid_url(state)}
     return render_page_or_fragment(
         "consents/index.html", "consents/_grid.html", GRID_ID, status=status, **address,
         grid=grid, state=state, grid_url=grid_url,
@@ -157,7 +161,8 @@ def select():
     else:
         return _done(state, "Operazione non riconosciuta.", "error", 400)
     if is_htmx():
-        return render_grid(state, message=message)
+        # "Annulla selezione" is gone with the selection: the keyboard goes to its outcome.
+        return render_grid(state, message=message, focus_message=action == "annulla")
     if message:
         flash(message, "success")
     return redirect_to_url(grid_url(state))
