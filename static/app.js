@@ -2,7 +2,7 @@
 // Loaded as a file (never inline) so the pages run under a strict CSP.
 "use strict";
 
-// --- Configurazioni varie and the SMART banner ---------
+// --- Configurazioni varie ---------
 // An option whose save failed must not look saved: put the checkbox back and say so.
 (function () {
   const NOT_SAVED = "Non salvato: riprova tra poco.";
@@ -30,21 +30,6 @@
   document.addEventListener("htmx:response:error", onFailure);
   document.addEventListener("htmx:error", onFailure);
 
-  // The banner's buttons remove the banner: keep keyboard focus on the page, not lost.
-  document.addEventListener("htmx:before:request", function (event) {
-    const source = event.target;
-    if (source instanceof Element && source.closest("#smart-banner")) {
-      const heading = document.querySelector("main h1");
-      if (heading) heading.setAttribute("tabindex", "-1");
-    }
-  });
-  document.addEventListener("htmx:after:swap", function () {
-    const heading = document.querySelector("main h1[tabindex='-1']");
-    if (heading && !document.getElementById("smart-banner") &&
-        (document.activeElement === document.body || document.activeElement === null)) {
-      heading.focus();
-    }
-  });
 })();
 
 // --- Consent modal (SPEC 3.4) -----------------------------------

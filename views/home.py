@@ -6,13 +6,13 @@ consent modal — and hands it to the template by name.
 
 from __future__ import annotations
 
-from flask import Blueprint, make_response, render_template, session, url_for
+from flask import Blueprint, render_template, session, url_for
 from flask_login import current_user
 
 import smart_access
-from models import User, write_transaction
+from models import Studio, User, write_transaction
 from views import ANY_ROLE, allow, is_htmx, redirect_to
-from views.client_area import consent_modal_wanted
+from views.client_area import consent_modal_wanted, own_client
 
 bp = Blueprint("home", __name__)
 
@@ -41,13 +41,14 @@ def smart_tile() -> dict | None:
 @bp.get("/")
 @allow(*ANY_ROLE)
 def index():
+    studio = Studio.get_by_id(current_user.studio_id)
     if current_user.is_client:
-        return render_template("home/client.html", consent_modal=consent_modal_wanted())
+        return render_template("home/client.html", studio=studio, client=own_client(),
+                               consent_modal=consent_modal_wanted())
     if current_user.is_operator:
-        return render_template("home/operator.html", smart_tile=smart_tile())
-    return render_template(
-        "home/admin.html", smart_banner=smart_banner_visible(), smart_tile=smart_tile()
-    )
+        return render_template("home/operator.html", studio=studio, smart_tile=smart_tile())
+    return render_template("home/admin.html", studio=studio, smart_banner=smart_banner_visible(),
+                           smart_tile=smart_tile())
 
 
 @bp.post("/banner-servizi-smart/chiudi")
@@ -71,5 +72,5 @@ def dismiss_banner():
 def _banner_gone():
     if not is_htmx():
         return redirect_to("home.index")
-    # 200 with an empty body: the button's hx-swap="delete" removes the banner (a 204 would not swap).
-    return make_response("", 200)
+    return render_template("home/_admin_heading.html", studio=Studio.get_by_id(current_user.studio_id),
+                           smart_banner=False, focus_heading=True)
