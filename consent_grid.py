@@ -58,7 +58,7 @@ COLUMNS = {
     "stato_risposta": "Stato risposta",
     "data_risposta": "Data risposta",
 }
-PAGE_SIZES = (10, 25, 50, 100)
+PAGE_SIZES = listing.PAGE_SIZES
 DEFAULT_PAGE_SIZE = 10  # as in the release note ("Elem. pag. 10")
 CODE_MAX_LENGTH = 100
 LAST_PAGE = 10**9  # any page number at least this big means "the last page"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from peewee import IntegrityError, Value, fn
 
 import accounts
+from listing import parse_id
 from models import (
     ROLE_OPERATOR,
     Client,
@@ -146,15 +147,8 @@ def clients_for(operator: User, search: str, shown: str):
 
 
 def _ids(values) -> list[int]:
-    ids = []
-    for value in values:
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            continue
-        if 0 < number < 2**63:
-            ids.append(number)
-    return ids[:MAX_IDS_PER_SAVE]
+    ids = [parse_id(value) for value in values]
+    return [number for number in ids if number is not None][:MAX_IDS_PER_SAVE]
 
 
 def save_page(operator: User, shown_ids, managed_ids) -> None:

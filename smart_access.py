@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from peewee import JOIN, SQL, Value, fn
 
 import consent_tally
+from listing import parse_id
 from models import (
     CONSENT_GRANTED,
     ROLE_ADMIN,
@@ -141,13 +142,7 @@ class Decision:
 
 def _as_id(value) -> int | None:
     """An id from a model, an int or a string of digits; None if it is none of these."""
-    if hasattr(value, "id"):
-        value = value.id
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return None
-    return number if 0 < number < 2**63 else None
+    return parse_id(value.id if hasattr(value, "id") else value)
 
 
 def check(user, client, service=None) -> Decision:

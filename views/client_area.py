@@ -5,6 +5,8 @@ Recording the decision is ``consent.py``'s job; these views only ask it and show
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from flask import Blueprint, flash, request, session
 from flask_htmx import make_response as htmx_response
 from flask_login import current_user
@@ -63,8 +65,13 @@ def consent_modal_wanted() -> bool:
 
 @bp.app_context_processor
 def consent_wording():
-    # The modal's and Altri Dati's wording: constants of consent.py, no query.
-    return {"consent_wording": consent}
+    # The modal's and Altri Dati's wording: the constants of consent.py, not the module.
+    wording = {name: getattr(consent, name) for name in WORDING_NAMES}
+    return {"consent_wording": SimpleNamespace(**wording)}
+
+
+WORDING_NAMES = ("MODAL_TITLE", "MODAL_INTRO", "MODAL_PROMPT", "MODAL_YES", "MODAL_NO",
+                 "MODAL_REMINDER", "ALTRI_DATI_TITLE", "ALTRI_DATI_FLAG", "ALTRI_DATI_NOTE")
 
 
 def _consent_form(status=200, **context):
