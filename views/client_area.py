@@ -13,7 +13,7 @@ from flask_login import current_user
 
 import consent
 import smart_access
-from models import CONSENT_GRANTED, CONSENT_PENDING, Client
+from models import CONSENT_GRANTED, CONSENT_PENDING, Client, Studio
 from views import allow, client_ip, is_htmx, redirect_to, render_page_or_fragment, user_agent
 from views.messages import error_response, message_response
 
@@ -74,11 +74,17 @@ WORDING_NAMES = ("MODAL_TITLE", "MODAL_INTRO", "MODAL_PROMPT", "MODAL_YES", "MOD
                  "MODAL_REMINDER", "ALTRI_DATI_TITLE", "ALTRI_DATI_FLAG", "ALTRI_DATI_NOTE")
 
 
+def client_home() -> dict:
+    """What the client's home shows: its company, its studio, whether the consent modal opens."""
+    return {"client": own_client(), "studio": Studio.get_by_id(current_user.studio_id),
+            "consent_modal": consent_modal_wanted()}
+
+
 def _consent_form(status=200, **context):
     # Without htmx the answer comes back as the client's home, its modal still open.
     return render_page_or_fragment(
         "home/client.html", "client_area/_consent_form.html", "consent-form",
-        status=status, consent_modal=consent_modal_wanted(), **context,
+        status=status, **client_home(), **context,
     )
 
 

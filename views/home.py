@@ -12,7 +12,7 @@ from flask_login import current_user
 import smart_access
 from models import Studio, User, write_transaction
 from views import ANY_ROLE, allow, is_htmx, redirect_to
-from views.client_area import consent_modal_wanted, own_client
+from views.client_area import client_home
 
 bp = Blueprint("home", __name__)
 
@@ -41,10 +41,9 @@ def smart_tile() -> dict | None:
 @bp.get("/")
 @allow(*ANY_ROLE)
 def index():
-    studio = Studio.get_by_id(current_user.studio_id)
     if current_user.is_client:
-        return render_template("home/client.html", studio=studio, client=own_client(),
-                               consent_modal=consent_modal_wanted())
+        return render_template("home/client.html", **client_home())
+    studio = Studio.get_by_id(current_user.studio_id)
     if current_user.is_operator:
         return render_template("home/operator.html", studio=studio, smart_tile=smart_tile())
     return render_template("home/admin.html", studio=studio, smart_banner=smart_banner_visible(),
