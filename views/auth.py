@@ -88,6 +88,7 @@ def login():
         # password); the administrator reads in the Registro attività that it was this.
         user, reason = None, "account disabilitato"
     if user is None:
+        throttle.password_failed()
         _record_failure("login_failed", username, reason)
         return render_template(
             "auth/login.html", next_url=next_url, username=username[:80], error=LOGIN_FAILED
