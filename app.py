@@ -264,9 +264,9 @@ def _needs_login(app: Flask, endpoint: str | None) -> bool:
 def _init_error_pages(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        audit.record_safely("csrf_refused", method=request.method, path=request.path,
-                            endpoint=request.endpoint,
-                            reason=CSRF_REASONS.get(error.description, "token non valido"))
+        audit.record_refusal_safely("csrf_refused", method=request.method, path=request.path,
+                                    endpoint=request.endpoint,
+                                    reason=CSRF_REASONS.get(error.description, "token non valido"))
         if _needs_login(app, request.endpoint):
             # The session ended (logged out in another tab, expired): the token went with
             # it. Such a user is sent to log in, as by any page that needs it, never left
@@ -288,8 +288,8 @@ def _init_error_pages(app: Flask) -> None:
         if error.code is None or error.code < 400:
             return error
         if error.code == 403:
-            audit.record_safely("access_denied", method=request.method,
-                                path=request.path, endpoint=request.endpoint)
+            audit.record_refusal_safely("access_denied", method=request.method,
+                                        path=request.path, endpoint=request.endpoint)
         return error_response(error.code)
 
     @app.errorhandler(OperationalError)

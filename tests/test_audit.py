@@ -1,5 +1,7 @@
 """The audit log: what is recorded, that it cannot be rewritten, and the admin's page."""
 
+import datetime as dt
+
 import pytest
 from conftest import login_as, parse, visible_text
 
@@ -213,3 +215,54 @@ def test_the_admin_reads_details_not_internal_names(app):
     text = visible_text(page)
     assert "pagina: /area-personale/dati-generali" in text
     assert "account.general" not in text and "funzione" not in text and "metodo" not in text
+
+
+def test_a_flood_of_anonymous_refusals_is_one_row_per_address_and_ten_minutes(
+        database_url, monkeypatch):
+    from conftest import make_test_app
+
+    app = make_test_app(database_url, WTF_CSRF_ENABLED=True)
+    client = app.test_client()
+
+    def refused(address):
+        response = client.post("/login", data={"username": "admin", "password": "x"},
+                               environ_base={"REMOTE_ADDR": address})
+        assert response.status_code == 400  # no CSRF token
+
+    def rows():
+        with models.db.connection_context():
+            return [(e.ip, e.repeats) for e in audit.with_repeats(
+                AuditEvent.select().where(AuditEvent.kind == "csrf_refused")
+                .order_by(AuditEvent.id))]
+
+    for _ in range(40):
+        refused("203.0.113.5")
+    refused("203.0.113.6")
+    assert rows() == [("203.0.113.5", 40), ("203.0.113.6", 1)]
+    later = models.utcnow() + dt.timedelta(minutes=10)
+    monkeypatch.setattr(audit, "utcnow", lambda: later)
+    refused("203.0.113.5")
+    assert rows() == [("203.0.113.5", 40), ("203.0.113.6", 1), ("203.0.113.5", 1)]
+    models.db.close_all()
+
+
+def test_throttled_logins_are_one_row_with_their_count_in_the_registro(app):
+    client = app.test_client()
+    for _ in range(10):
+        client.post("/login", data={"username": "operatore1", "password": "x"})
+    for _ in range(25):
+        assert client.post("/login", data={"username": "operatore1", "password": "demo"}
+                           ).status_code == 429
+    with models.db.connection_context():
+        assert AuditEvent.select().where(AuditEvent.kind == "login_throttled").count() == 1
+    page = parse(login_as(app, "admin").get("/area-personale/registro-attivita?tipo=login_throttled"))
+    assert [row[1:3] for row in audit_rows(page)] == [
+        ["Accesso bloccato per troppi tentativi ×25", "operatore1"]]
+
+
+def test_a_logged_in_users_refusals_are_recorded_one_by_one(app):
+    operator = login_as(app, "operatore1")
+    for _ in range(3):
+        assert operator.get("/area-personale/dati-generali").status_code == 403
+    with models.db.connection_context():
+        assert AuditEvent.select().where(AuditEvent.kind == "access_denied").count() == 3
