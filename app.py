@@ -313,6 +313,8 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_cli(app: Flask) -> None:
+    _register_security_log_command(app)
+
     @app.cli.command("migrate")
     def migrate_command():
         """Create or update the database schema (safe to run again)."""
@@ -374,3 +376,21 @@ def _register_cli(app: Flask) -> None:
                 accounts.create_user(studio, key, display_name, password, role)
         click.echo(f"Creato l'utente {key} ({role}) nello studio {studio.code}.")
 
+
+
+def _register_security_log_command(app: Flask) -> None:
+    @app.cli.command("security-log")
+    @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True,
+                  help="Quanti eventi mostrare, dal più recente.")
+    def security_log_command(limit: int):
+        """Print the installation's latest security events, of every studio (newest first)."""
+        with models.db.connection_context():
+            events = audit.security_events(limit)
+        click.echo("\t".join(("quando (UTC)", "studio", "utente", "indirizzo", "evento",
+                              "volte", "pagina", "studio bersaglio")))
+        for event in events:
+            details = audit.details_of(event)
+            click.echo("\t".join(str(value) for value in (
+                event.created_at.strftime("%Y-%m-%d %H:%M:%S"), event.studio_code or "-",
+                event.username or "-", event.ip or "-", event.kind, event.repeats or 1,
+                details.get("path") or "-", details.get("target_studio") or "-")))

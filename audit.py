@@ -200,12 +200,15 @@ DETAIL_LABELS = {
     "value": "valore",
     "old": "prima",
     "new": "dopo",
+    "target_studio": "studio bersaglio",
 }
 
 
 # Kept with the event for whoever investigates, but not shown to the admin: the page's
 # address already says where, and a view's internal name or an HTTP verb says nothing to him.
-TECHNICAL_DETAILS = {"endpoint", "method"}
+# The studio another studio's user reached for is for the installation's security log only:
+# one studio never reads about another.
+TECHNICAL_DETAILS = {"endpoint", "method", "target_studio"}
 
 
 def describe(event: AuditEvent) -> list[str]:
