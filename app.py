@@ -281,6 +281,8 @@ def _init_error_pages(app: Flask) -> None:
     def rate_limited(_error):
         if request.endpoint == "auth.login":
             return auth.throttled_login()
+        if request.endpoint == "account.password":
+            return account.throttled_password_change()
         return error_response(429)
 
     @app.errorhandler(HTTPException)

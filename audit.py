@@ -35,6 +35,8 @@ KINDS = {
     "login": "Accesso",
     "login_failed": "Accesso non riuscito",
     "login_throttled": "Accesso bloccato per troppi tentativi",
+    "password_change_failed": "Cambio password: password attuale errata",
+    "password_change_throttled": "Cambio password bloccato per troppi tentativi",
     "logout": "Uscita",
     "access_denied": "Accesso negato",
     "csrf_refused": "Richiesta rifiutata (pagina scaduta o non valida)",
