@@ -264,9 +264,9 @@ def _needs_login(app: Flask, endpoint: str | None) -> bool:
 def _init_error_pages(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        audit.record_safely("csrf_refused", method=request.method, path=request.path,
-                            endpoint=request.endpoint,
-                            reason=CSRF_REASONS.get(error.description, "token non valido"))
+        audit.record_refusal_safely("csrf_refused", method=request.method, path=request.path,
+                                    endpoint=request.endpoint,
+                                    reason=CSRF_REASONS.get(error.description, "token non valido"))
         if _needs_login(app, request.endpoint):
             # The session ended (logged out in another tab, expired): the token went with
             # it. Such a user is sent to log in, as by any page that needs it, never left
@@ -281,6 +281,8 @@ def _init_error_pages(app: Flask) -> None:
     def rate_limited(_error):
         if request.endpoint == "auth.login":
             return auth.throttled_login()
+        if request.endpoint == "account.password":
+            return account.throttled_password_change()
         return error_response(429)
 
     @app.errorhandler(HTTPException)
@@ -288,8 +290,8 @@ def _init_error_pages(app: Flask) -> None:
         if error.code is None or error.code < 400:
             return error
         if error.code == 403:
-            audit.record_safely("access_denied", method=request.method,
-                                path=request.path, endpoint=request.endpoint)
+            audit.record_refusal_safely("access_denied", method=request.method,
+                                        path=request.path, endpoint=request.endpoint)
         return error_response(error.code)
 
     @app.errorhandler(OperationalError)
@@ -313,6 +315,8 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_cli(app: Flask) -> None:
+    _register_security_log_command(app)
+
     @app.cli.command("migrate")
     def migrate_command():
         """Create or update the database schema (safe to run again)."""
@@ -374,3 +378,21 @@ def _register_cli(app: Flask) -> None:
                 accounts.create_user(studio, key, display_name, password, role)
         click.echo(f"Creato l'utente {key} ({role}) nello studio {studio.code}.")
 
+
+
+def _register_security_log_command(app: Flask) -> None:
+    @app.cli.command("security-log")
+    @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True,
+                  help="Quanti eventi mostrare, dal più recente.")
+    def security_log_command(limit: int):
+        """Print the installation's latest security events, of every studio (newest first)."""
+        with models.db.connection_context():
+            events = audit.security_events(limit)
+        click.echo("\t".join(("quando (UTC)", "studio", "utente", "indirizzo", "evento",
+                              "volte", "pagina", "studio bersaglio")))
+        for event in events:
+            details = audit.details_of(event)
+            click.echo("\t".join(str(value) for value in (
+                event.created_at.strftime("%Y-%m-%d %H:%M:%S"), event.studio_code or "-",
+                event.username or "-", event.ip or "-", event.kind, event.repeats or 1,
+                details.get("path") or "-", details.get("target_studio") or "-")))

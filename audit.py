@@ -5,18 +5,28 @@ database refuses UPDATE and DELETE). Inside a request the actor, studio, address
 and browser are taken from it; ``details`` never holds a password or a token.
 Called inside a ``write_transaction`` the event commits or rolls back with the
 change it describes.
+
+Refusals that can come in floods (a request refused for its CSRF token or its access
+without a login, a throttled login) go through ``record_repeated``: the first one of a
+ten-minute window from one address writes the event, the later ones only add to its
+``AuditTally`` count, so that nobody can fill the undeletable log with requests.
+
+``security_events`` reads the installation-wide security log (every studio, and the
+events of no studio) for ``flask --app app security-log``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 
 from flask import has_request_context, request
 from flask_login import current_user
+from peewee import JOIN
 
 import studio_settings
-from models import AuditEvent, User, utcnow
+from models import AuditEvent, AuditTally, Studio, User, db, utcnow, write_transaction
 
 log = logging.getLogger("portal.audit")
 
@@ -25,6 +35,8 @@ KINDS = {
     "login": "Accesso",
     "login_failed": "Accesso non riuscito",
     "login_throttled": "Accesso bloccato per troppi tentativi",
+    "password_change_failed": "Cambio password: password attuale errata",
+    "password_change_throttled": "Cambio password bloccato per troppi tentativi",
     "logout": "Uscita",
     "access_denied": "Accesso negato",
     "csrf_refused": "Richiesta rifiutata (pagina scaduta o non valida)",
@@ -87,6 +99,88 @@ def record_safely(kind: str, **kwargs) -> None:
         log.exception("could not record audit event %s", kind)
 
 
+REPEAT_WINDOW_MINUTES = 10
+
+
+class _LostTheRace(Exception):
+    """Another request wrote this window's event first (its count is added instead)."""
+
+
+def _window_start(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(minute=moment.minute - moment.minute % REPEAT_WINDOW_MINUTES,
+                          second=0, microsecond=0)
+
+
+def record_repeated(kind: str, *, studio_id: int | None = None, username: str | None = None,
+                    **details) -> AuditEvent | None:
+    """Record a refusal once per kind, studio, actor and address every ten minutes, counting the rest.
+
+    Returns the event written, or None when the refusal was counted into the window's event.
+    """
+    actor_id = None
+    if has_request_context() and current_user and current_user.is_authenticated:
+        actor_id = current_user.id
+        studio_id = studio_id or current_user.studio_id
+    ip = (request.remote_addr or "")[:64] if has_request_context() else ""
+    bucket = f"{kind[:40]}|{studio_id or ''}|{actor_id or ''}|{ip}"
+    window = _window_start(utcnow())
+    in_window = (AuditTally.bucket == bucket) & (AuditTally.window_start == window)
+    with write_transaction():
+        if AuditTally.update(count=AuditTally.count + 1).where(in_window).execute():
+            return None
+        try:
+            with db.atomic():  # a savepoint: undone if another request was first
+                event = record(kind, studio_id=studio_id, username=username, **details)
+                AuditTally.insert(event=event, bucket=bucket, window_start=window,
+                                  count=1).on_conflict_ignore().execute()
+                if AuditTally.get(in_window).event_id != event.id:
+                    raise _LostTheRace
+        except _LostTheRace:
+            AuditTally.update(count=AuditTally.count + 1).where(in_window).execute()
+            return None
+    return event
+
+
+def record_repeated_safely(kind: str, **kwargs) -> None:
+    """``record_repeated``, where a failure to record must not turn the answer into an error."""
+    try:
+        record_repeated(kind, **kwargs)
+    except Exception:  # noqa: BLE001 — the refusal matters more than its log
+        log.exception("could not record audit event %s", kind)
+
+
+def record_refusal_safely(kind: str, **details) -> None:
+    """Record a refused request: one by one for a logged-in user, counted for anonymous ones.
+
+    A logged-in user answers for what he does; an anonymous caller could send thousands.
+    """
+    if has_request_context() and current_user and current_user.is_authenticated:
+        record_safely(kind, **details)
+    else:
+        record_repeated_safely(kind, **details)
+
+
+def with_repeats(query):
+    """Give each event of ``query`` its ``repeats``: how many refusals its row stands for (1 or more)."""
+    return (query.select_extend(AuditTally.count.alias("repeats"))
+            .join(AuditTally, JOIN.LEFT_OUTER, on=(AuditTally.event == AuditEvent.id))
+            .objects())
+
+
+# What the installation-wide security log (``flask --app app security-log``) shows.
+SECURITY_KINDS = ("login_failed", "login_throttled", "access_denied", "csrf_refused",
+                  "password_change_failed", "password_change_throttled")
+
+
+def security_events(limit: int = 50) -> list[AuditEvent]:
+    """The latest security events of the whole installation, newest first, with their repeats."""
+    query = (AuditEvent.select(AuditEvent, Studio.code.alias("studio_code"))
+             .join(Studio, JOIN.LEFT_OUTER, on=(AuditEvent.studio == Studio.id))
+             .switch(AuditEvent)
+             .where(AuditEvent.kind.in_(SECURITY_KINDS)))
+    return list(with_repeats(query).order_by(AuditEvent.id.desc()).limit(limit))
+
+
 def label(kind: str) -> str:
     return KINDS.get(kind, kind)
 
@@ -108,12 +202,15 @@ DETAIL_LABELS = {
     "value": "valore",
     "old": "prima",
     "new": "dopo",
+    "target_studio": "studio bersaglio",
 }
 
 
 # Kept with the event for whoever investigates, but not shown to the admin: the page's
 # address already says where, and a view's internal name or an HTTP verb says nothing to him.
-TECHNICAL_DETAILS = {"endpoint", "method"}
+# The studio another studio's user reached for is for the installation's security log only:
+# one studio never reads about another.
+TECHNICAL_DETAILS = {"endpoint", "method", "target_studio"}
 
 
 def describe(event: AuditEvent) -> list[str]:

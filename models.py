@@ -369,6 +369,23 @@ class AuditEvent(BaseModel):
         )
 
 
+class AuditTally(BaseModel):
+    """How many refusals one audit event stands for: the first of its window wrote the event.
+
+    Unlike the event it counts, a tally is updated in place (``audit.record_repeated``):
+    ``bucket`` names the kind, studio, actor and address, ``window_start`` the ten
+    minutes, and ``count`` grows with each refusal of the same bucket in that window.
+    """
+
+    event = ForeignKeyField(AuditEvent, primary_key=True, on_delete="RESTRICT")
+    bucket = CharField(max_length=200)
+    window_start = DateTimeField()
+    count = IntegerField(default=1)
+
+    class Meta:
+        indexes = ((("bucket", "window_start"), True),)
+
+
 class ConsentSelection(BaseModel):
     """A client an admin has ticked in the consent grid, kept on the server across pages."""
 
@@ -420,6 +437,7 @@ ALL_MODELS = [
     AccessEvent,
     SmartToken,
     AuditEvent,
+    AuditTally,
     ConsentSelection,
     ConsentSending,
 ]

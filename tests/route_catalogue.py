@@ -48,7 +48,7 @@ CSRF_EXEMPT_ENDPOINTS = {
 }
 
 # Tables a request may append to without "changing state": logs of who did what.
-LOG_TABLES = frozenset({"audit_event", "access_event", "migration_history"})
+LOG_TABLES = frozenset({"audit_event", "audit_tally", "access_event", "migration_history"})
 # Columns that are bookkeeping of reads (a session's last use).
 TOUCH_COLUMNS = {"user_session": {"last_seen_at"}}
 

@@ -101,3 +101,27 @@ def test_passwords_are_stored_as_argon2id_hashes(app, db):
 )
 def test_password_rules(password, ok):
     assert (accounts.password_problem(password, "admin") is None) is ok
+
+
+def test_a_wrong_current_password_is_recorded_in_the_audit_log(app):
+    client = login_as(app, "operatore1")
+    assert change(client, "sbagliata", "una-password-lunga").status_code == 422
+    page = parse(login_as(app, "admin").get(
+        "/area-personale/registro-attivita?tipo=password_change_failed"))
+    rows = [[visible_text(td) for td in tr.find_all("td")] for tr in page.select("tbody tr")]
+    assert [row[1:3] for row in rows] == [["Cambio password: password attuale errata", "operatore1"]]
+
+
+def test_guessing_the_current_password_is_throttled_as_a_login_is(app):
+    client = login_as(app, "operatore1")
+    for _ in range(10):
+        assert change(client, "sbagliata", "una-password-lunga").status_code == 422
+    response = change(client, "demo", "una-password-lunga")  # even the right one, now
+    assert response.status_code == 429
+    assert "Troppi tentativi" in visible_text(parse(response).find(id="current_password-error"))
+    # one throttle for both doors: the login from this address is refused too
+    assert AuthActions(app.test_client()).login("operatore1").status_code == 429
+    # the password is unchanged, and from another address its owner still logs in
+    elsewhere = app.test_client().post("/login", data={"username": "operatore1", "password": "demo"},
+                                       environ_base={"REMOTE_ADDR": "192.0.2.10"})
+    assert elsewhere.status_code == 302

@@ -1,5 +1,7 @@
 """The audit log: what is recorded, that it cannot be rewritten, and the admin's page."""
 
+import datetime as dt
+
 import pytest
 from conftest import login_as, parse, visible_text
 
@@ -143,7 +145,7 @@ def foreign_ids():
         return pink.id, operator.id
 
 
-def test_reaching_for_another_studios_objects_is_a_404_and_is_recorded(app):
+def test_reaching_for_another_studios_objects_is_a_404_recorded_in_the_intruders_studio(app):
     pink_id, operator_id = foreign_ids()
     intruder = login_as(app, "admin.alt")
     assert intruder.get(f"/area-personale/consensi/{pink_id}/storia").status_code == 404
@@ -162,13 +164,36 @@ def test_reaching_for_another_studios_objects_is_a_404_and_is_recorded(app):
             "/area-personale/consensi/selezione",
         ]
         assert {e.actor.username for e in events} == {"admin.alt"}
-        # filed under the studio that owns the objects: the intruder's own studio learns nothing
-        assert {e.studio.code for e in events} == {"BPF103"}
+        # filed under the intruder's own studio: it is what one of its users did
+        assert {e.studio.code for e in events} == {"ALT001"}
         assert {audit.details_of(e)["reason"] for e in events} == {"oggetto di un altro studio"}
-    owner_log = visible_text(parse(login_as(app, "admin").get("/area-personale/registro-attivita")))
-    assert "motivo: oggetto di un altro studio" in owner_log and "admin.alt" in owner_log
+        assert {audit.details_of(e)["target_studio"] for e in events} == {"BPF103"}
     intruder_log = visible_text(parse(login_as(app, "admin.alt").get("/area-personale/registro-attivita")))
-    assert "oggetto di un altro studio" not in intruder_log
+    assert "motivo: oggetto di un altro studio" in intruder_log
+    assert "BPF103" not in intruder_log  # one studio never reads about another
+    # The target studio's admin reads nothing of the other studio: not its user, not its address.
+    owner_page = parse(login_as(app, "admin").get("/area-personale/registro-attivita"))
+    assert "admin.alt" not in visible_text(owner_page)
+    assert "oggetto di un altro studio" not in visible_text(owner_page)
+
+
+def test_the_security_log_shows_probes_of_every_studio_on_the_command_line(app):
+    pink_id, _ = foreign_ids()
+    intruder = login_as(app, "admin.alt")
+    assert intruder.get(f"/area-personale/consensi/{pink_id}/storia").status_code == 404
+    assert app.test_client().post("/login", data={"username": "admin", "password": "no"}
+                                  ).status_code == 401
+    result = app.test_cli_runner().invoke(args=["security-log", "--limit", "10"])
+    assert result.exit_code == 0, result.output
+    header, *lines = [line.split("\t") for line in result.output.splitlines()]
+    assert header == ["quando (UTC)", "studio", "utente", "indirizzo", "evento", "volte",
+                      "pagina", "studio bersaglio"]
+    failed, probe = lines[:2]  # newest first
+    assert failed[1:6] == ["BPF103", "admin", "127.0.0.1", "login_failed", "1"]
+    assert probe[1:] == ["ALT001", "admin.alt", "127.0.0.1", "access_denied", "1",
+                         f"/area-personale/consensi/{pink_id}/storia", "BPF103"]
+    assert len(app.test_cli_runner().invoke(
+        args=["security-log", "--limit", "1"]).output.splitlines()) == 2
 
 
 def test_a_request_refused_for_its_csrf_token_is_recorded(database_url):
@@ -213,3 +238,54 @@ def test_the_admin_reads_details_not_internal_names(app):
     text = visible_text(page)
     assert "pagina: /area-personale/dati-generali" in text
     assert "account.general" not in text and "funzione" not in text and "metodo" not in text
+
+
+def test_a_flood_of_anonymous_refusals_is_one_row_per_address_and_ten_minutes(
+        database_url, monkeypatch):
+    from conftest import make_test_app
+
+    app = make_test_app(database_url, WTF_CSRF_ENABLED=True)
+    client = app.test_client()
+
+    def refused(address):
+        response = client.post("/login", data={"username": "admin", "password": "x"},
+                               environ_base={"REMOTE_ADDR": address})
+        assert response.status_code == 400  # no CSRF token
+
+    def rows():
+        with models.db.connection_context():
+            return [(e.ip, e.repeats) for e in audit.with_repeats(
+                AuditEvent.select().where(AuditEvent.kind == "csrf_refused")
+                .order_by(AuditEvent.id))]
+
+    for _ in range(40):
+        refused("203.0.113.5")
+    refused("203.0.113.6")
+    assert rows() == [("203.0.113.5", 40), ("203.0.113.6", 1)]
+    later = models.utcnow() + dt.timedelta(minutes=10)
+    monkeypatch.setattr(audit, "utcnow", lambda: later)
+    refused("203.0.113.5")
+    assert rows() == [("203.0.113.5", 40), ("203.0.113.6", 1), ("203.0.113.5", 1)]
+    models.db.close_all()
+
+
+def test_throttled_logins_are_one_row_with_their_count_in_the_registro(app):
+    client = app.test_client()
+    for _ in range(10):
+        client.post("/login", data={"username": "operatore1", "password": "x"})
+    for _ in range(25):
+        assert client.post("/login", data={"username": "operatore1", "password": "demo"}
+                           ).status_code == 429
+    with models.db.connection_context():
+        assert AuditEvent.select().where(AuditEvent.kind == "login_throttled").count() == 1
+    page = parse(login_as(app, "admin").get("/area-personale/registro-attivita?tipo=login_throttled"))
+    assert [row[1:3] for row in audit_rows(page)] == [
+        ["Accesso bloccato per troppi tentativi ×25", "operatore1"]]
+
+
+def test_a_logged_in_users_refusals_are_recorded_one_by_one(app):
+    operator = login_as(app, "operatore1")
+    for _ in range(3):
+        assert operator.get("/area-personale/dati-generali").status_code == 403
+    with models.db.connection_context():
+        assert AuditEvent.select().where(AuditEvent.kind == "access_denied").count() == 3

@@ -1,5 +1,6 @@
-"""Failed logins are throttled per account and per address, in memory or in Redis;
-logins are logged without the password."""
+"""Failed logins are throttled per address and per account and address, in memory or in
+Redis; per account they only wait, so nobody can lock the owner out; logins are logged
+without the password."""
 
 import logging
 import socket
@@ -54,26 +55,70 @@ def test_the_store_is_the_configured_one(throttled_app):
                                       else "MemoryStorage")
 
 
-def test_ten_failures_on_one_account_block_it_with_a_clear_message(throttled_app):
+@pytest.fixture
+def waits(monkeypatch):
+    """The waits the throttle asks for, recorded instead of slept."""
+    import throttle
+
+    asked = []
+    monkeypatch.setattr(throttle.time, "sleep", asked.append)
+    return asked
+
+
+def test_wrong_passwords_from_anywhere_never_lock_the_owner_out(throttled_app):
     client = throttled_app.test_client()
-    for number in range(10):  # from different addresses: the account limit alone applies
-        assert attempt(client, "operatore1", address=f"198.51.100.{number}").status_code == 401
-    response = attempt(client, "operatore1", "demo", address="198.51.100.200")
+    for number in range(40):  # a botnet: forty addresses, one guess each
+        attempt(client, "admin", address=f"198.51.100.{number}")
+    for _ in range(10):  # and one address guessing until it is refused
+        attempt(client, "admin", address="203.0.113.9")
+    assert attempt(client, "admin", "demo", address="203.0.113.9").status_code == 429
+    # The owner, from his own address, still gets in with his password.
+    assert attempt(client, "admin", "demo", address="192.0.2.10").status_code == 302
+
+
+def test_failures_on_an_account_make_its_logins_wait_a_little_growing_and_capped(
+        throttled_app, waits):
+    throttled_app.config.update(LOGIN_DELAY_STEP_SECONDS=0.1, LOGIN_DELAY_MAX_SECONDS=1.0)
+    client = throttled_app.test_client()
+    for number in range(10):  # the first ten failures cost nothing
+        attempt(client, "admin", address=f"198.51.100.{number}")
+    assert waits == []
+    for number in range(10, 15):
+        attempt(client, "admin", address=f"198.51.100.{number}")
+    assert waits == pytest.approx([0.1, 0.2, 0.3, 0.4])
+    owner = throttled_app.test_client()
+    assert attempt(owner, "admin", "demo", address="192.0.2.10").status_code == 302
+    assert waits[-1] == pytest.approx(0.5)  # the owner waited half a second, and got in
+    for number in range(15, 40):
+        attempt(client, "admin", address=f"198.51.100.{number}")
+    assert waits[-1] == pytest.approx(1.0) and max(waits) == pytest.approx(1.0)  # the cap
+    waits.clear()  # other accounts wait nothing
+    assert attempt(client, "operatore1", "demo", address="192.0.2.10").status_code == 302
+    assert waits == []
+
+
+def test_ten_failures_from_one_address_on_one_account_block_that_pair_only(throttled_app):
+    client = throttled_app.test_client()
+    for _ in range(10):
+        assert attempt(client, "operatore1", address="198.51.100.7").status_code == 401
+    response = attempt(client, "operatore1", "demo", address="198.51.100.7")
     assert response.status_code == 429
     assert THROTTLED in visible_text(parse(response).find(role="alert"))
     # the same account in upper case is the same account
-    assert attempt(client, "OPERATORE1", "demo", address="198.51.100.201").status_code == 429
-    # other accounts are untouched
-    assert attempt(client, "operatore2", "demo").status_code == 302
+    assert attempt(client, "OPERATORE1", "demo", address="198.51.100.7").status_code == 429
+    # the account from another address, and other accounts from this one, are not refused
+    fresh = throttled_app.test_client
+    assert attempt(fresh(), "operatore1", "demo", address="198.51.100.8").status_code == 302
+    assert attempt(fresh(), "operatore2", "demo", address="198.51.100.7").status_code == 302
 
 
 def test_each_app_keeps_its_own_counts(throttled_app, database_url):
     """Another app built in the same process (as the tests do) takes nothing from this one."""
     client = throttled_app.test_client()
-    for number in range(10):
-        attempt(client, "operatore1", address=f"198.51.100.{number}")
+    for _ in range(10):
+        attempt(client, "operatore1")
     other = make_test_app(database_url)  # counting in memory, from zero
-    assert attempt(client, "operatore1", "demo", address="198.51.100.200").status_code == 429
+    assert attempt(client, "operatore1", "demo").status_code == 429
     assert attempt(other.test_client(), "operatore1", "demo").status_code == 302
 
 
@@ -114,6 +159,20 @@ def test_htmx_login_past_the_limit_is_refused_too(throttled_app):
                            environ_base={"REMOTE_ADDR": "198.51.100.7"})
     assert response.status_code == 429
     assert "HX-Redirect" not in response.headers
+
+
+def test_counting_in_memory_outside_the_tests_is_announced_at_start(database_url, caplog):
+    """Gunicorn's workers are separate processes: each would count on its own."""
+    with caplog.at_level(logging.WARNING, logger="portal.throttle"):
+        make_test_app(database_url, TESTING=False)
+        per_worker = [r.getMessage() for r in caplog.records if r.name == "portal.throttle"]
+        caplog.clear()
+        make_test_app(database_url, TESTING=False,
+                      RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379")
+        shared = [r.getMessage() for r in caplog.records if r.name == "portal.throttle"]
+    models.db.close_all()
+    assert len(per_worker) == 1 and "RATELIMIT_STORAGE_URI=redis://" in per_worker[0]
+    assert shared == []
 
 
 def test_logins_are_logged_and_audited_without_the_password(app, caplog):

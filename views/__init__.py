@@ -21,6 +21,7 @@ from flask_login import current_user
 
 import audit as audit_log  # the domain module that writes the log (views.activity shows it)
 import listing
+from models import Studio
 
 # The request's htmx details (Flask-HTMX). Views import it from here (a view never
 # imports from app); create_app calls htmx.init_app(app).
@@ -161,20 +162,21 @@ def not_found(model, object_id) -> NoReturn:
 def audit_if_foreign(model, object_id) -> None:
     """Record an attempt at another studio's object: an id that exists, but not in this studio.
 
-    The user gets the same answer as for an id that does not exist, and the event is
-    filed under the studio that owns the object: its administrator reads who tried, in
-    the Registro attività, and the user's own studio learns nothing about other studios.
+    The user gets the same answer as for an id that does not exist. The event is his
+    studio's (it is what one of its users did): its administrator reads it in the
+    Registro attività, and the installation's operator in ``flask --app app security-log``,
+    which alone shows the studio reached for. The owning studio's log gets nothing: the
+    intruder's name and address are another studio's personal data.
     """
     object_id = listing.parse_id(object_id)
     if object_id is None:
         return
-    owner = (model.select(model.studio).where(
+    owner_code = (Studio.select(Studio.code).join(model, on=(model.studio == Studio.id)).where(
         (model.id == object_id) & (model.studio != current_user.studio_id)).scalar())
-    if owner is not None:
-        audit_log.record_safely("access_denied", studio_id=owner, method=request.method,
-                                path=request.path, endpoint=request.endpoint,
-                                reason="oggetto di un altro studio")
-
+    if owner_code is not None:
+        audit_log.record_safely("access_denied", method=request.method, path=request.path,
+                                endpoint=request.endpoint, reason="oggetto di un altro studio",
+                                target_studio=owner_code)
 
 
 # The Content-Security-Policy every response is sent with (app.py); a page whose forms

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 import accounts
 import audit
+import throttle
 from models import Studio, User, write_transaction
 from views import ANY_ROLE, allow, redirect_to_url, render_page_or_fragment
 
@@ -78,8 +79,15 @@ def _password_form(status=200, **context):
     )
 
 
+def throttled_password_change():
+    """Answer a password change past one of the limits on failed password checks (throttle.py)."""
+    audit.record_repeated_safely("password_change_throttled")
+    return _password_form(status=429, errors={"current_password": throttle.THROTTLED_MESSAGE})
+
+
 @bp.route("/cambio-password", methods=["GET", "POST"])
 @allow(*ANY_ROLE)
+@throttle.limit_failed_logins  # a wrong current password is a failed login, counted as one
 def password():
     if request.method == "GET":
         return _password_form()
@@ -93,6 +101,8 @@ def password():
         current_user, current
     ):
         errors["current_password"] = "La password attuale non è corretta."
+        throttle.password_failed()
+        audit.record_safely("password_change_failed")
     problem = accounts.password_problem(new, current_user.username) if new else (
         "Inserisci la nuova password."
     )

@@ -31,7 +31,7 @@ def index():
     total = AuditEvent.select().where(scope).count()
     page = listing.make_page(total, listing.page_number(request.args.get("pagina")), PAGE_SIZE)
     events = list(
-        AuditEvent.select().where(scope).order_by(AuditEvent.id.desc())
+        audit.with_repeats(AuditEvent.select().where(scope)).order_by(AuditEvent.id.desc())
         .limit(page.size).offset(page.offset)
     )
 

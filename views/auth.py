@@ -40,19 +40,25 @@ def _attempted_user(username: str) -> User | None:
     return User.get_or_none(User.username == key)
 
 
-def _record_failure(kind: str, username: str, reason: str | None = None) -> None:
-    """Log and audit a refused login (the password is never written anywhere)."""
+def _record_failure(kind: str, username: str, reason: str | None = None,
+                    repeated: bool = False) -> None:
+    """Log and audit a refused login (the password is never written anywhere).
+
+    A ``repeated`` refusal is counted into one audit row per address and window
+    (``audit.record_repeated``), so that a flood of them cannot flood the log.
+    """
     typed = User.normalize_username(username)[:80]
     log.warning("%s: username=%r ip=%s", kind, typed, client_ip())
     target = _attempted_user(username)
     details = {"reason": reason} if reason else {}
-    audit.record_safely(kind, username=typed,
-                        studio_id=target.studio_id if target is not None else None, **details)
+    write = audit.record_repeated_safely if repeated else audit.record_safely
+    write(kind, username=typed, studio_id=target.studio_id if target is not None else None,
+          **details)
 
 
 def throttled_login():
     """Answer a login attempt past one of the limits (see throttle.py)."""
-    _record_failure("login_throttled", request.form.get("username", ""))
+    _record_failure("login_throttled", request.form.get("username", ""), repeated=True)
     return render_template(
         "auth/login.html",
         next_url=request.values.get("next", ""),
@@ -88,6 +94,7 @@ def login():
         # password); the administrator reads in the Registro attività that it was this.
         user, reason = None, "account disabilitato"
     if user is None:
+        throttle.password_failed()
         _record_failure("login_failed", username, reason)
         return render_template(
             "auth/login.html", next_url=next_url, username=username[:80], error=LOGIN_FAILED
