@@ -23,6 +23,7 @@ import audit
 import italian
 import listing
 import models
+import smart_handoff
 import throttle
 from migrations import run_migrations
 from views import (
@@ -56,9 +57,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Build the portal application (``test_config`` overrides the environment)."""
     app = Flask(__name__, instance_relative_config=True)
     app.url_map.converters["int"] = DatabaseIdConverter
-    os.makedirs(app.instance_path, exist_ok=True)
+    _make_private_folder(app.instance_path)
     app.config.from_mapping(
-        SECRET_KEY=os.environ.get("SECRET_KEY") or _instance_secret(app.instance_path),
+        # "development" (make run, the tests) allows the generated secret key, the SMART
+        # services' development secrets, the stand-in service page and the demo data;
+        # anything else, unset included, is production (_check_production_settings).
+        PORTAL_ENV=os.environ.get("PORTAL_ENV", "production"),
+        SECRET_KEY=os.environ.get("SECRET_KEY"),
         DATABASE_URL=os.environ.get("DATABASE_URL")
         or "sqlite:///" + os.path.join(app.instance_path, "portal.db"),
         SESSION_IDLE_MINUTES=int(os.environ.get("SESSION_IDLE_MINUTES", 30)),
@@ -91,6 +96,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     if test_config:
         app.config.update(test_config)
+    _check_settings(app)
     _init_transport_security(app)
 
     app.jinja_loader = ChoiceLoader(
@@ -126,6 +132,52 @@ class DatabaseIdConverter(IntegerConverter):
     def __init__(self, map, *args, **kwargs):  # noqa: A002 — werkzeug's signature
         kwargs.setdefault("max", listing.MAX_ID)
         super().__init__(map, *args, **kwargs)
+
+
+class ConfigurationError(RuntimeError):
+    """The portal refuses to start: a setting production needs is missing or malformed."""
+
+
+def _check_settings(app: Flask) -> None:
+    """Settle the mode and the secrets; refuse to start, naming every problem, if they are unsafe.
+
+    Development fills in what is missing (a generated secret key, ``dev-secret-<code>``);
+    production fills in nothing.
+    """
+    development = app.config["PORTAL_ENV"] == "development"
+    app.config["DEVELOPMENT"] = development
+    problems = []
+    if not app.config.get("SECRET_KEY"):
+        if development:
+            app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
+        else:
+            problems.append("SECRET_KEY non impostata (una stringa casuale lunga, la stessa "
+                            "per ogni worker)")
+    try:
+        urls, secrets_by_code = smart_handoff.read_service_settings(
+            app.config["SMART_SERVICE_URLS"], app.config["SMART_SERVICE_SECRETS"],
+            development=development)
+    except smart_handoff.InvalidServiceSettings as error:
+        problems.extend(error.problems)
+    else:
+        app.config.update(SMART_SERVICE_URLS=urls, SMART_SERVICE_SECRETS=secrets_by_code)
+    if problems:
+        mode = ("in sviluppo" if development else
+                "in produzione (PORTAL_ENV non è \"development\")")
+        raise ConfigurationError(
+            f"Il portale non parte {mode}:\n- " + "\n- ".join(problems)
+            + ("" if development else "\nPer provarlo in locale con i segreti di sviluppo: "
+               "PORTAL_ENV=development.")
+        )
+
+
+def _make_private_folder(path: str) -> None:
+    """Create ``path`` readable by the owner only (it holds the database and the secret key)."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    try:
+        os.chmod(path, 0o700)  # makedirs leaves an existing folder as it was
+    except OSError:
+        pass  # not ours to change (a read-only mount): the database's own mode still holds
 
 
 def _env_flag(name: str) -> bool:
@@ -310,6 +362,9 @@ def _register_blueprints(app: Flask) -> None:
     for module in BLUEPRINT_MODULES:
         app.register_blueprint(module.bp)
     csrf.exempt(smart.introspect)  # called by the SMART services, authenticated by their secret
+    # The development stand-in of a SMART service takes the hand-off's POST as the real
+    # service does: without a CSRF token of ours (it authenticates by the one-time token).
+    csrf.exempt(smart.simulated_service)
 
 
 def _register_cli(app: Flask) -> None:
@@ -330,6 +385,11 @@ def _register_cli(app: Flask) -> None:
         """Create the demo studios and accounts (idempotent), plus N synthetic clients."""
         import demo
 
+        if not app.config["DEVELOPMENT"]:
+            # Demo accounts have a known password: never in a production database.
+            raise click.ClickException(
+                "seed-demo crea account con password nota: solo in sviluppo "
+                "(PORTAL_ENV=development), mai in produzione.")
         with models.db.connection_context():
             run_migrations()
             if if_empty and models.Studio.select().exists():
