@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import secrets
 
 import click
-from flask import Flask, abort, g, make_response, request
+from flask import Flask, abort, g, make_response, render_template, request
 from flask_compress import Compress
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import LoginManager, current_user, user_logged_in
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader
 from peewee import InterfaceError, OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadHost, HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
@@ -43,7 +44,7 @@ from views import (
     settings,
     smart,
 )
-from views.messages import error_response
+from views.messages import ERROR_MESSAGES, error_response
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -189,6 +190,13 @@ def _init_transport_security(app: Flask) -> None:
     hops = app.config["TRUST_PROXY"]
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    @app.before_request
+    def refuse_invalid_host():
+        # First of all hooks (CSRF's included): for a Host that names no valid host no
+        # URL can be built, and every page but the bad-host one links some.
+        if isinstance(request.routing_exception, BadHost):
+            raise request.routing_exception
     if app.config["HTTPS_ONLY"]:
         # __Host-: sent back only over HTTPS, to this exact host, for the whole site.
         app.config.update(
@@ -239,6 +247,12 @@ def _init_login(app: Flask) -> None:
     user_logged_in.connect(ask_for_consent, app, weak=False)
 
 
+# C0, DEL and C1 in a decoded path or credential; C0 (but tab) and DEL in a header, whose
+# bytes are read as Latin-1 (so a UTF-8 "—" legitimately shows bytes 0x80-0x9f there).
+CONTROL_IN_PATH = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_IN_HEADER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
 def _init_request_hooks(app: Flask) -> None:
     @app.before_request
     def open_database():
@@ -250,6 +264,15 @@ def _init_request_hooks(app: Flask) -> None:
     def refuse_nul_characters():
         # No field of ours may hold NUL, and PostgreSQL cannot even store it:
         # refuse it up front with a clear message rather than fail deeper down.
+        # No path, header or HTTP Basic credential of a real client holds a control
+        # character at all (a header may hold a tab), and some of them reach the database.
+        if CONTROL_IN_PATH.search(request.path) or any(
+                CONTROL_IN_HEADER.search(value) for value in request.headers.values()):
+            abort(400)
+        credentials = request.authorization
+        if credentials is not None and CONTROL_IN_PATH.search(
+                (credentials.username or "") + (credentials.password or "")):
+            abort(400)
         for values in (request.args, request.form):
             for key, value in values.items(multi=True):
                 if "\x00" in key or "\x00" in value:
@@ -334,6 +357,13 @@ def _init_error_pages(app: Flask) -> None:
         if request.endpoint == "auth.login":
             return auth.throttled_login()
         return error_response(429)
+
+    @app.errorhandler(BadHost)
+    def bad_host(_error):
+        # Host (or a trusted X-Forwarded-Host) names no valid host: no URL can be built
+        # for this request, so its page links nothing, not even its stylesheet.
+        title, message = ERROR_MESSAGES[400]
+        return make_response(render_template("bad_host.html", title=title, message=message), 400)
 
     @app.errorhandler(HTTPException)
     def http_error(error):
