@@ -95,8 +95,8 @@ def read_service_settings(urls, secrets_by_code, development: bool) -> tuple[dic
     if not development:
         missing = sorted(code for code in urls if code not in secrets_by_code)
         if missing:
-            problems.append("SMART_SERVICE_SECRETS: manca il segreto dei servizi offerti "
-                            + ", ".join(missing))
+            problems.append(f"SMART_SERVICE_SECRETS: manca il segreto di {', '.join(missing)} "
+                            "(servizi offerti in SMART_SERVICE_URLS)")
     if problems:
         raise InvalidServiceSettings(problems)
     return urls, secrets_by_code
