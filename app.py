@@ -62,7 +62,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(
         # "development" (make run, the tests) allows the generated secret key, the SMART
         # services' development secrets, the stand-in service page and the demo data;
-        # anything else, unset included, is production (_check_production_settings).
+        # anything else, unset included, is production (_check_settings).
         PORTAL_ENV=os.environ.get("PORTAL_ENV", "production"),
         SECRET_KEY=os.environ.get("SECRET_KEY"),
         DATABASE_URL=os.environ.get("DATABASE_URL")
@@ -197,6 +197,7 @@ def _init_transport_security(app: Flask) -> None:
         # URL can be built, and every page but the bad-host one links some.
         if isinstance(request.routing_exception, BadHost):
             raise request.routing_exception
+
     if app.config["HTTPS_ONLY"]:
         # __Host-: sent back only over HTTPS, to this exact host, for the whole site.
         app.config.update(

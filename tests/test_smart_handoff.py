@@ -305,10 +305,12 @@ def test_failed_authentications_cannot_use_up_a_services_allowance(throttled_app
     attacker = throttled_app.test_client()
     for _ in range(2):
         assert introspect(attacker, "x", secret="indovino").status_code == 401
-    assert introspect(attacker, "x", secret="indovino").status_code == 429
+    for _ in range(10):  # held back, however long it insists
+        assert introspect(attacker, "x", secret="indovino").status_code == 429
     assert introspect(attacker, "x").status_code == 429  # that address is held back
     real_service = throttled_app.test_client()
-    response = real_service.post("/servizi-smart/introspezione", data={"token": "x"},
-                                 headers=basic("fattura_smart"),
-                                 environ_base={"REMOTE_ADDR": "198.51.100.20"})
-    assert response.status_code == 200 and response.get_json() == {"active": False}
+    for _ in range(3):  # the service's whole allowance is still there
+        response = real_service.post("/servizi-smart/introspezione", data={"token": "x"},
+                                     headers=basic("fattura_smart"),
+                                     environ_base={"REMOTE_ADDR": "198.51.100.20"})
+        assert response.status_code == 200 and response.get_json() == {"active": False}

@@ -25,7 +25,6 @@ import smart_handoff
 from models import SmartService, write_transaction
 from views import (
     CONTENT_SECURITY_POLICY,
-    PUBLIC,
     allow,
     client_ip,
     is_htmx,
@@ -152,6 +151,7 @@ def introspect():
     return jsonify(smart_handoff.introspect(request.form.get("token", ""), service))
 
 
+@public
 def simulated_service(service_code):
     """Stand in for the external SMART product: validate the posted token by introspection, show whom it serves.
 
@@ -172,9 +172,6 @@ def simulated_service(service_code):
     return response
 
 
-simulated_service.allowed_roles = PUBLIC
-
-
 @bp.record
 def _set_up(state):
     """Per app: throttle the introspection, and add the stand-in page in development only."""
@@ -189,7 +186,8 @@ def _set_up(state):
                           FAILED_INTROSPECTION_LIMIT_PER_ADDRESS)
     per_service = limiter.limit(lambda: current_app.config["INTROSPECTION_LIMIT_PER_SERVICE"],
                                 key_func=service_code_of_caller,
-                                deduct_when=lambda response: response.status_code != 401,
+                                # answers only: a refusal (401, 429) never spends it
+                                deduct_when=lambda response: response.status_code == 200,
                                 scope="introspection-service")
     per_address = limiter.limit(lambda: current_app.config["FAILED_INTROSPECTION_LIMIT_PER_ADDRESS"],
                                 key_func=caller_address,
