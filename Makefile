@@ -31,6 +31,8 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 ## run: install, migrate, seed the demo if the database is empty, serve on http://$(HOST):$(PORT)
+## (in development mode: generated secret key, the SMART stand-in page, demo data)
+run: export PORTAL_ENV = development
 run: install
 	$(BIN)/flask --app app migrate
 	$(BIN)/flask --app app seed-demo --if-empty
@@ -40,6 +42,7 @@ run: install
 migrate: install
 	$(BIN)/flask --app app migrate
 
+seed: export PORTAL_ENV = development
 seed: install
 	$(BIN)/flask --app app seed-demo
 

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import secrets
 
 import click
-from flask import Flask, abort, g, make_response, request
+from flask import Flask, abort, g, make_response, render_template, request
 from flask_compress import Compress
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import LoginManager, current_user, user_logged_in
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader
 from peewee import InterfaceError, OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadHost, HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
@@ -23,6 +24,7 @@ import audit
 import italian
 import listing
 import models
+import smart_handoff
 import throttle
 from migrations import run_migrations
 from views import (
@@ -42,7 +44,7 @@ from views import (
     settings,
     smart,
 )
-from views.messages import error_response
+from views.messages import ERROR_MESSAGES, error_response
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -56,9 +58,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Build the portal application (``test_config`` overrides the environment)."""
     app = Flask(__name__, instance_relative_config=True)
     app.url_map.converters["int"] = DatabaseIdConverter
-    os.makedirs(app.instance_path, exist_ok=True)
+    _make_private_folder(app.instance_path)
     app.config.from_mapping(
-        SECRET_KEY=os.environ.get("SECRET_KEY") or _instance_secret(app.instance_path),
+        # "development" (make run, the tests) allows the generated secret key, the SMART
+        # services' development secrets, the stand-in service page and the demo data;
+        # anything else, unset included, is production (_check_settings).
+        PORTAL_ENV=os.environ.get("PORTAL_ENV", "production"),
+        SECRET_KEY=os.environ.get("SECRET_KEY"),
         DATABASE_URL=os.environ.get("DATABASE_URL")
         or "sqlite:///" + os.path.join(app.instance_path, "portal.db"),
         SESSION_IDLE_MINUTES=int(os.environ.get("SESSION_IDLE_MINUTES", 30)),
@@ -91,6 +97,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     if test_config:
         app.config.update(test_config)
+    _check_settings(app)
     _init_transport_security(app)
 
     app.jinja_loader = ChoiceLoader(
@@ -128,6 +135,52 @@ class DatabaseIdConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+class ConfigurationError(RuntimeError):
+    """The portal refuses to start: a setting production needs is missing or malformed."""
+
+
+def _check_settings(app: Flask) -> None:
+    """Settle the mode and the secrets; refuse to start, naming every problem, if they are unsafe.
+
+    Development fills in what is missing (a generated secret key, ``dev-secret-<code>``);
+    production fills in nothing.
+    """
+    development = app.config["PORTAL_ENV"] == "development"
+    app.config["DEVELOPMENT"] = development
+    problems = []
+    if not app.config.get("SECRET_KEY"):
+        if development:
+            app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
+        else:
+            problems.append("SECRET_KEY non impostata (una stringa casuale lunga, la stessa "
+                            "per ogni worker)")
+    try:
+        urls, secrets_by_code = smart_handoff.read_service_settings(
+            app.config["SMART_SERVICE_URLS"], app.config["SMART_SERVICE_SECRETS"],
+            development=development)
+    except smart_handoff.InvalidServiceSettings as error:
+        problems.extend(error.problems)
+    else:
+        app.config.update(SMART_SERVICE_URLS=urls, SMART_SERVICE_SECRETS=secrets_by_code)
+    if problems:
+        mode = ("in sviluppo" if development else
+                "in produzione (PORTAL_ENV non è \"development\")")
+        raise ConfigurationError(
+            f"Il portale non parte {mode}:\n- " + "\n- ".join(problems)
+            + ("" if development else "\nPer provarlo in locale con i segreti di sviluppo: "
+               "PORTAL_ENV=development.")
+        )
+
+
+def _make_private_folder(path: str) -> None:
+    """Create ``path`` readable by the owner only (it holds the database and the secret key)."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    try:
+        os.chmod(path, 0o700)  # makedirs leaves an existing folder as it was
+    except OSError:
+        pass  # not ours to change (a read-only mount): the database's own mode still holds
+
+
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -137,6 +190,14 @@ def _init_transport_security(app: Flask) -> None:
     hops = app.config["TRUST_PROXY"]
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    @app.before_request
+    def refuse_invalid_host():
+        # First of all hooks (CSRF's included): for a Host that names no valid host no
+        # URL can be built, and every page but the bad-host one links some.
+        if isinstance(request.routing_exception, BadHost):
+            raise request.routing_exception
+
     if app.config["HTTPS_ONLY"]:
         # __Host-: sent back only over HTTPS, to this exact host, for the whole site.
         app.config.update(
@@ -187,6 +248,12 @@ def _init_login(app: Flask) -> None:
     user_logged_in.connect(ask_for_consent, app, weak=False)
 
 
+# C0, DEL and C1 in a decoded path or credential; C0 (but tab) and DEL in a header, whose
+# bytes are read as Latin-1 (so a UTF-8 "—" legitimately shows bytes 0x80-0x9f there).
+CONTROL_IN_PATH = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_IN_HEADER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
 def _init_request_hooks(app: Flask) -> None:
     @app.before_request
     def open_database():
@@ -198,6 +265,15 @@ def _init_request_hooks(app: Flask) -> None:
     def refuse_nul_characters():
         # No field of ours may hold NUL, and PostgreSQL cannot even store it:
         # refuse it up front with a clear message rather than fail deeper down.
+        # No path, header or HTTP Basic credential of a real client holds a control
+        # character at all (a header may hold a tab), and some of them reach the database.
+        if CONTROL_IN_PATH.search(request.path) or any(
+                CONTROL_IN_HEADER.search(value) for value in request.headers.values()):
+            abort(400)
+        credentials = request.authorization
+        if credentials is not None and CONTROL_IN_PATH.search(
+                (credentials.username or "") + (credentials.password or "")):
+            abort(400)
         for values in (request.args, request.form):
             for key, value in values.items(multi=True):
                 if "\x00" in key or "\x00" in value:
@@ -285,6 +361,13 @@ def _init_error_pages(app: Flask) -> None:
             return account.throttled_password_change()
         return error_response(429)
 
+    @app.errorhandler(BadHost)
+    def bad_host(_error):
+        # Host (or a trusted X-Forwarded-Host) names no valid host: no URL can be built
+        # for this request, so its page links nothing, not even its stylesheet.
+        title, message = ERROR_MESSAGES[400]
+        return make_response(render_template("bad_host.html", title=title, message=message), 400)
+
     @app.errorhandler(HTTPException)
     def http_error(error):
         if error.code is None or error.code < 400:
@@ -312,6 +395,9 @@ def _register_blueprints(app: Flask) -> None:
     for module in BLUEPRINT_MODULES:
         app.register_blueprint(module.bp)
     csrf.exempt(smart.introspect)  # called by the SMART services, authenticated by their secret
+    # The development stand-in of a SMART service takes the hand-off's POST as the real
+    # service does: without a CSRF token of ours (it authenticates by the one-time token).
+    csrf.exempt(smart.simulated_service)
 
 
 def _register_cli(app: Flask) -> None:
@@ -334,6 +420,11 @@ def _register_cli(app: Flask) -> None:
         """Create the demo studios and accounts (idempotent), plus N synthetic clients."""
         import demo
 
+        if not app.config["DEVELOPMENT"]:
+            # Demo accounts have a known password: never in a production database.
+            raise click.ClickException(
+                "seed-demo crea account con password nota: solo in sviluppo "
+                "(PORTAL_ENV=development), mai in produzione.")
         with models.db.connection_context():
             run_migrations()
             if if_empty and models.Studio.select().exists():

@@ -11,6 +11,7 @@ append-only ``ConsentEvent`` log; only ``consent.py`` writes either of them.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from contextlib import contextmanager
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -50,8 +51,10 @@ def make_database(url: str):
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         # sqlite:///relative/file.db or sqlite:////absolute/file.db
+        path = unquote(url[len("sqlite:///"):])
+        _make_private_file(path)
         return PooledSqliteDatabase(
-            unquote(url[len("sqlite:///"):]),
+            path,
             pragmas=SQLITE_PRAGMAS,
             max_connections=32,
             stale_timeout=300,
@@ -71,6 +74,23 @@ def make_database(url: str):
             **options,
         )
     raise ValueError(f"DATABASE_URL non supportato: {url!r}")
+
+
+def _make_private_file(path: str) -> None:
+    """Create the SQLite file readable by the owner only, or make it so (its journals follow its mode)."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return  # a folder that does not exist: connecting will say so (503)
+    try:
+        if os.fstat(descriptor).st_mode & 0o077:
+            os.fchmod(descriptor, 0o600)
+    except OSError:
+        pass  # not our file to change
+    finally:
+        os.close(descriptor)
 
 
 def is_sqlite() -> bool:

@@ -11,10 +11,13 @@ presented by another service, or if since its issue the client's consent was
 revoked or the access rule stopped holding.
 
 Configuration (app config, which ``create_app`` reads from the environment variables of
-the same names; JSON objects keyed by service code, as text or as dicts):
-``SMART_SERVICE_URLS`` — each service's launch URL (default: the built-in stand-in
-page); ``SMART_SERVICE_SECRETS`` — each service's introspection secret (default,
-for development only: ``dev-secret-<code>``).
+the same names and checks with ``read_service_settings``; JSON objects keyed by service
+code, as text or as dicts): ``SMART_SERVICE_URLS`` — each service's launch URL, where
+the hand-off page posts the token; ``SMART_SERVICE_SECRETS`` — each service's
+introspection secret. The services the portal offers are the keys of
+``SMART_SERVICE_URLS``: production needs a secret for each of them. Development
+(``PORTAL_ENV=development``) also opens services without a URL on the built-in stand-in
+page, and accepts ``dev-secret-<code>`` for services without a secret; production never.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from flask import current_app, url_for
 from peewee import Value
@@ -51,56 +54,98 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _configured(name: str) -> dict:
-    """The app's ``name`` setting as a dict (its JSON text parsed; bad JSON logged and ignored)."""
-    value = current_app.config.get(name) or {}
+class InvalidServiceSettings(ValueError):
+    """The SMART services' settings cannot be used; ``problems`` says why, in Italian."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def _json_object(name: str, value, problems: list[str]) -> dict:
+    """``value`` (JSON text or a dict) as a dict; else a problem noted and {}."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = json.loads(value or "{}")
         except ValueError:
-            current_app.logger.error("%s is not a JSON object: ignored", name)
-            value = {}
-    return value if isinstance(value, dict) else {}
+            value = None
+    if not isinstance(value, dict):
+        problems.append(f"{name} non è un oggetto JSON (per esempio {{\"fattura_smart\": \"...\"}})")
+        return {}
+    return value
 
 
-def service_secret(service_code: str) -> str:
-    """The secret a service authenticates with at the introspection endpoint."""
-    return str(_configured("SMART_SERVICE_SECRETS").get(service_code) or f"dev-secret-{service_code}")
+def read_service_settings(urls, secrets_by_code, development: bool) -> tuple[dict, dict]:
+    """Check the launch URLs and secrets; return them as dicts, or raise InvalidServiceSettings.
+
+    Each must be a JSON object of non-empty strings, each URL an absolute http(s) one;
+    outside development every service with a URL (a service the portal offers) needs
+    its secret.
+    """
+    problems: list[str] = []
+    urls = _json_object("SMART_SERVICE_URLS", urls, problems)
+    secrets_by_code = _json_object("SMART_SERVICE_SECRETS", secrets_by_code, problems)
+    for code, url in urls.items():
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            problems.append(f"SMART_SERVICE_URLS: l'indirizzo di {code!r} non è un URL http(s) completo")
+    for code, secret in secrets_by_code.items():
+        if not isinstance(secret, str) or not secret.strip():
+            problems.append(f"SMART_SERVICE_SECRETS: il segreto di {code!r} non è una stringa non vuota")
+    if not development:
+        missing = sorted(code for code in urls if code not in secrets_by_code)
+        if missing:
+            problems.append(f"SMART_SERVICE_SECRETS: manca il segreto di {', '.join(missing)} "
+                            "(servizi offerti in SMART_SERVICE_URLS)")
+    if problems:
+        raise InvalidServiceSettings(problems)
+    return urls, secrets_by_code
+
+
+def service_secret(service_code: str) -> str | None:
+    """The secret a service authenticates with at the introspection endpoint (None: no one may)."""
+    secret = current_app.config["SMART_SERVICE_SECRETS"].get(service_code)
+    if secret is None and current_app.config["DEVELOPMENT"]:
+        return f"dev-secret-{service_code}"
+    return secret
 
 
 def authenticate_service(service_code: str, secret: str) -> SmartService | None:
     """The catalogue's service whose code and secret these are, or None."""
-    service = SmartService.get_or_none(SmartService.code == (service_code or "")[:40])
-    if service is None:
+    service_code, secret = service_code or "", (secret or "").encode()
+    service = None
+    if service_code.isprintable() and len(service_code) <= 40:  # never a NUL into a query
+        service = SmartService.get_or_none(SmartService.code == service_code)
+    expected = service_secret(service.code) if service is not None else None
+    if expected is None:
         # Same work as a real comparison, so unknown codes cannot be told apart by timing.
-        hmac.compare_digest(b"x" * 32, (secret or "").encode())
+        hmac.compare_digest(b"x" * 32, secret)
         return None
-    if not hmac.compare_digest(service_secret(service.code).encode(), (secret or "").encode()):
+    if not hmac.compare_digest(expected.encode(), secret):
         return None
     return service
 
 
-def launch_base(service_code: str) -> str:
-    """The URL a service is opened at (configured, else the built-in stand-in page)."""
-    configured = _configured("SMART_SERVICE_URLS").get(service_code)
-    if configured and urlsplit(str(configured)).scheme in ("http", "https"):
-        return str(configured)
-    return url_for("smart.simulated_service", service_code=service_code)
+def launch_url(service_code: str) -> str | None:
+    """Where a service is opened (configured, else in development the stand-in page), or None."""
+    configured = current_app.config["SMART_SERVICE_URLS"].get(service_code)
+    if configured:
+        return configured
+    if current_app.config["DEVELOPMENT"]:
+        return url_for("smart.simulated_service", service_code=service_code)
+    return None
+
+
+def origin_of(url: str) -> str | None:
+    """The origin (scheme://host[:port]) of an absolute URL; None for a path of the portal's own."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
 
 def launch_origins() -> list[str]:
-    """The origins of the configured external launch URLs (for the page's CSP form-action)."""
-    origins = set()
-    for url in _configured("SMART_SERVICE_URLS").values():
-        parts = urlsplit(str(url))
-        if parts.scheme in ("http", "https") and parts.netloc:
-            origins.add(f"{parts.scheme}://{parts.netloc}")
-    return sorted(origins)
-
-
-def launch_url(service_code: str, token: str) -> str:
-    base = launch_base(service_code)
-    return base + ("&" if "?" in base else "?") + urlencode({"token": token})
+    """The origins of the configured external launch URLs (for a page's CSP form-action)."""
+    return sorted({origin for url in current_app.config["SMART_SERVICE_URLS"].values()
+                   if (origin := origin_of(url))})
 
 
 def issue_token(user: User, client_id: int, service_id: int, now: dt.datetime | None = None) -> str:

@@ -73,6 +73,11 @@ def publication_link_problem(url: str) -> str | None:
                "http:// o https:// (per esempio https://www.tuostudio.it/documenti).")
     if any(char.isspace() or not char.isprintable() for char in url):
         return problem
+    if "\\" in url:
+        # Browsers read a backslash as "/", Python's urlsplit does not: in
+        # http://evil.com\@good.com/ we would see the host good.com, the reader's
+        # browser opens evil.com. No valid URL holds a bare backslash anyway.
+        return problem
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 — raises ValueError on a malformed port

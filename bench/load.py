@@ -88,7 +88,7 @@ def measure_http(studio: dict, seconds: float, connections: int = 8) -> dict:
     """``/healthz`` and the grid's fragment under load, each for ``seconds``, on the studio's database."""
     app = studio["app"]
     port = free_port()
-    env = dict(os.environ, DATABASE_URL=studio["url"], SECRET_KEY=SECRET)
+    env = dict(os.environ, PORTAL_ENV="development", DATABASE_URL=studio["url"], SECRET_KEY=SECRET)
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
     server = subprocess.Popen(
         [gunicorn, "--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}",

@@ -140,3 +140,21 @@
     }
   }, true);
 })();
+
+// --- SMART hand-off ------------------------------------------------
+// "Accedi" answers with a form posting the one-time token to the service (never in a
+// URL): submit it as soon as it is on the page, as a full page or swapped into #messages.
+(function () {
+  function submitHandOff() {
+    const form = document.querySelector("form[data-auto-submit]");
+    if (!form) return;
+    form.removeAttribute("data-auto-submit");  // once
+    form.submit();
+  }
+  document.addEventListener("htmx:after:swap", submitHandOff);
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", submitHandOff);
+  } else {
+    submitHandOff();
+  }
+})();

@@ -60,6 +60,7 @@ def database_url(tmp_path):
 
 def make_test_app(database_url, **overrides):
     config = {
+        "PORTAL_ENV": "development",  # the generated secrets, the stand-in service, demo data
         "TESTING": True,
         "SECRET_KEY": "test-secret",
         "DATABASE_URL": database_url,

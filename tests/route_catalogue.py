@@ -45,6 +45,8 @@ PATH_ARGUMENTS = {
 # on them, so there is nothing to forge; each authenticates its caller instead.
 CSRF_EXEMPT_ENDPOINTS = {
     "smart.introspect": "SMART services, HTTP Basic with the service's secret (test_smart_handoff.py)",
+    "smart.simulated_service": "the development stand-in of a SMART service, posted to by the "
+                               "hand-off page: it authenticates by the one-time token",
 }
 
 # Tables a request may append to without "changing state": logs of who did what.

@@ -2,11 +2,14 @@
 and nothing changed when the answer is a refusal.
 
 Hypothesis throws random text, control characters, huge numbers, invalid UTF-8,
-repeated fields, JSON and multipart bodies and random ids in the path at every
-route of the URL map, with the fields its views read and its templates' forms
-send (so a route added later gets the same treatment).
+repeated fields, JSON and multipart bodies, random ids and text in the path, and
+hostile headers and HTTP Basic credentials at every route of the URL map, with the
+fields its views read and its templates' forms send (so a route added later gets the
+same treatment). The app trusts one proxy, so X-Forwarded-For reaches the views as
+the caller's address.
 """
 
+import base64
 import glob
 import inspect
 import json
@@ -16,7 +19,7 @@ import sys
 from urllib.parse import quote, quote_from_bytes
 
 import pytest
-from conftest import login_as
+from conftest import login_as, make_test_app, parse, visible_text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from route_catalogue import (
@@ -28,6 +31,7 @@ from route_catalogue import (
     victim_objects,
 )
 
+import demo
 import models
 
 EXAMPLES = int(os.environ.get("BAD_INPUT_EXAMPLES", 25))
@@ -93,9 +97,22 @@ def encode_pairs(pairs) -> str:
     return "&".join(parts)
 
 
+# Headers the portal reads (htmx's, the caller's address and browser), and any other.
+HOSTILE_HEADERS = ["HX-Target", "HX-Current-URL", "HX-Source", "HX-History-Restore-Request",
+                   "User-Agent", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host",
+                   "Referer", "Origin", "Accept-Language", "X-CSRFToken", "Host"]
+header_text = nasty_text.map(
+    lambda text: text.encode("latin-1", "replace").decode("latin-1")
+    .replace("\r", " ").replace("\n", " "))  # a header cannot carry a line break
+
+
+def basic_credentials(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
 @st.composite
 def bad_requests(draw, fields):
-    """A request's query string, body and headers, all of them hostile."""
+    """A request's query string, body, headers and path text, all of them hostile."""
     value = st.one_of(nasty_text, invalid_utf8)
     pairs = draw(st.lists(st.tuples(st.sampled_from(fields), value), max_size=6))
     query = draw(st.lists(st.tuples(st.sampled_from(fields), value), max_size=4))
@@ -103,9 +120,14 @@ def bad_requests(draw, fields):
     headers = {}
     if draw(st.booleans()):
         headers["HX-Request"] = "true"
-        headers["HX-Target"] = draw(st.sampled_from(["main#main", "div#messages"]) | nasty_text.map(
-            lambda text: text.encode("latin-1", "replace").decode("latin-1")
-            .replace("\r", " ").replace("\n", " ")))  # a header cannot carry a line break
+        headers["HX-Target"] = draw(st.sampled_from(["main#main", "div#messages"]) | header_text)
+    for name in draw(st.lists(st.sampled_from(HOSTILE_HEADERS), max_size=3, unique=True)):
+        headers[name] = draw(header_text)
+    if draw(st.integers(0, 3)) == 0:
+        headers["Authorization"] = draw(st.sampled_from(["Basic !!!", "Bearer x"]) | st.builds(
+            basic_credentials, st.sampled_from(["fattura_smart", "smart_hub"]) | nasty_text,
+            nasty_text))
+    path_text = draw(st.none() | nasty_text.filter(bool))
     if body_kind == "form":
         body, content_type = encode_pairs(pairs), "application/x-www-form-urlencoded"
     elif body_kind == "json":
@@ -119,7 +141,7 @@ def bad_requests(draw, fields):
     else:
         body, content_type = draw(st.binary(max_size=200)), "application/x-www-form-urlencoded"
     path_ids = draw(st.sampled_from([None, 0, -1, 2**31, 10**25, 1, 3]))
-    return encode_pairs(query), body, content_type, headers, path_ids
+    return encode_pairs(query), body, content_type, headers, path_ids, path_text
 
 
 def route_params(app):
@@ -155,13 +177,17 @@ def test_hostile_input_is_answered_never_crashed_on(app, endpoint):
                                      HealthCheck.too_slow, HealthCheck.filter_too_much])
     @given(request=bad_requests(fields), method=st.sampled_from(sorted(route.methods)))
     def attack(request, method):
-        query, body, content_type, headers, path_id = request
+        query, body, content_type, headers, path_id, path_text = request
         url = url_for_route(app, route, objects)
-        if path_id is not None and route.arguments:
-            for name in route.arguments:
-                value = objects[PATH_ARGUMENTS[name]]
-                if isinstance(value, int):  # an id: try ids that exist nowhere, or are huge
-                    url = re.sub(rf"/{value}(/|$)", f"/{path_id}\\1", url, count=1)
+        for name in route.arguments:
+            value = objects[PATH_ARGUMENTS[name]]
+            if isinstance(value, int) and path_id is not None:
+                # an id: try ids that exist nowhere, or are huge
+                url = re.sub(rf"/{value}(/|$)", f"/{path_id}\\1", url, count=1)
+            elif isinstance(value, str) and path_text is not None:
+                # a code or a name: any text, control characters included
+                url = re.sub(rf"/{re.escape(quote(value))}(/|$)",
+                             lambda m: "/" + quote(path_text, safe="") + m.group(1), url, count=1)
         with models.db.connection_context():
             before = fingerprint()
         response = client.open(
@@ -206,3 +232,92 @@ def test_every_field_of_every_route_at_once(app, value):
             if 400 <= response.status_code < 500:
                 with models.db.connection_context():
                     assert changed_tables(before, fingerprint()) == [], where
+
+
+@pytest.fixture
+def app(database_url):
+    """The demo portal behind one trusted proxy: X-Forwarded-For becomes the caller's address."""
+    app = make_test_app(database_url, TRUST_PROXY=1)
+    with models.db.connection_context():
+        demo.seed(password="demo")
+    yield app
+    models.db.close_all()
+
+
+CONTROL_CHARACTERS = ["\x00", "\x01", "\x1b", "\x7f"]
+
+
+def assert_clear_refusal(response, where):
+    assert response.status_code == 400, f"{where}: {response.status_code}"
+    assert visible_text(parse(response).find("h1")) == "Richiesta non valida", where
+
+
+@pytest.mark.parametrize("char", CONTROL_CHARACTERS, ids=repr)
+@pytest.mark.parametrize("who, method, path", [
+    ("admin", "POST", "/servizi-smart/{pink}/fattura{c}smart/accedi"),
+    (None, "GET", "/servizio-smart-simulato/fattura{c}smart"),
+    (None, "POST", "/servizio-smart-simulato/fattura{c}smart"),
+    ("admin", "POST", "/area-personale/configurazioni-varie/read{c}receipts"),
+    ("admin", "GET", "/consensi/{c}"),
+])
+def test_a_control_character_in_a_path_segment_is_a_clear_400(app, char, who, method, path):
+    # Before: on PostgreSQL the first three answered 500 (NUL reached the query).
+    http = login_as(app, who) if who else app.test_client()
+    with models.db.connection_context():
+        pink = models.Client.get(models.Client.code == "PINK").id
+        before = fingerprint()
+    url = path.format(pink=pink, c=quote(char))
+    response = http.open(url, method=method, data={"token": "x", "enabled": "1"})
+    assert_clear_refusal(response, f"{method} {url}")
+    with models.db.connection_context():
+        assert changed_tables(before, fingerprint()) == []
+
+
+# (who, method, path): a page, the login, a consent change, the services' introspection
+HEADER_TARGETS = [("admin", "GET", "/"), (None, "POST", "/login"),
+                  ("pink", "POST", "/area-personale/altri-dati"),
+                  (None, "POST", "/servizi-smart/introspezione")]
+
+
+@pytest.mark.parametrize("char", CONTROL_CHARACTERS, ids=repr)
+@pytest.mark.parametrize("header", HOSTILE_HEADERS + ["Authorization"])
+def test_a_control_character_in_a_header_is_a_clear_400(app, char, header):
+    value = (basic_credentials(f"fattura{char}smart", "x") if header == "Authorization"
+             else f"valore{char}ostile")
+    for who, method, path in HEADER_TARGETS:
+        http = login_as(app, who) if who else app.test_client()
+        with models.db.connection_context():
+            before = fingerprint()
+        response = http.open(path, method=method, headers={header: value}, data={
+            "username": "admin", "password": "demo", "autorizzo": "0", "token": "x"})
+        assert_clear_refusal(response, f"{method} {path} with {header}: {value!r}")
+        with models.db.connection_context():
+            assert changed_tables(before, fingerprint()) == []
+
+
+def test_a_control_character_in_the_basic_password_is_a_clear_400(app):
+    response = app.test_client().post("/servizi-smart/introspezione", data={"token": "x"},
+                                      headers={"Authorization": basic_credentials(
+                                          "fattura_smart", "dev-secret-fattura_smart\x00")})
+    assert_clear_refusal(response, "introspection")
+
+
+@pytest.mark.parametrize("header", ["Host", "X-Forwarded-Host"])
+@pytest.mark.parametrize("host", ["a..b", "x" * 64 + ".example", "portale\x00.example"])
+@pytest.mark.parametrize("csrf", [False, True])
+def test_an_invalid_host_is_a_clear_400(database_url, header, host, csrf):
+    # Before: no URL could be built for the error page itself, so it became a 500.
+    app = make_test_app(database_url, TRUST_PROXY=1, WTF_CSRF_ENABLED=csrf)
+    try:
+        for method, path in (("GET", "/login"), ("POST", "/login"), ("GET", "/non-esiste")):
+            response = app.test_client().open(path, method=method, headers={header: host})
+            assert_clear_refusal(response, f"{method} {path} with {header}: {host!r}")
+    finally:
+        models.db.close_all()
+
+
+def test_tabs_and_utf8_in_headers_are_no_control_characters(app):
+    em_dash_as_latin1 = "—".encode().decode("latin-1")  # how a UTF-8 header reaches the app
+    response = login_as(app, "admin").get("/", headers={
+        "User-Agent": f"Mozilla/5.0\t(X11) {em_dash_as_latin1}", "Accept-Language": "it-IT,\tit"})
+    assert response.status_code == 200

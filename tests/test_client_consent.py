@@ -214,7 +214,7 @@ def test_altri_dati_flag_is_off_unless_consent_is_granted(app, username):
 
 def test_unticking_revokes_at_once(app, hx, db):
     client = login_as(app, "pink")
-    response = client.post("/area-personale/altri-dati", data={}, headers=hx("altri-dati-form"))
+    response = client.post("/area-personale/altri-dati", data={"autorizzo": "0"}, headers=hx("altri-dati-form"))
     assert response.status_code == 200
     page = parse(response)
     assert page.find("header") is None  # only the form came back
@@ -254,8 +254,33 @@ def test_a_bad_flag_value_is_a_clear_400_and_changes_nothing(app, hx, db):
     assert client_of("pink").consent_answer == "granted"
 
 
+def test_the_form_sends_the_flag_ticked_or_not(app):
+    form = flag_form(login_as(app, "pink").get("/area-personale/altri-dati"))
+    fields = [(field["name"], field.get("type"), field["value"])
+              for field in form.find_all("input", attrs={"name": "autorizzo"})]
+    assert fields == [("autorizzo", "hidden", "0"), ("autorizzo", "checkbox", "1")]
+
+
+@pytest.mark.parametrize("data", [{}, {"csrf_token": "x"}, {"autorizzo": ["0", "forse"]}])
+def test_a_post_without_the_flag_is_a_400_and_revokes_nothing(app, hx, db, data):
+    # Before: a post missing the field (a stray request, a forged one) revoked the consent.
+    for headers in ({}, hx("altri-dati-form")):
+        response = login_as(app, "pink").post("/area-personale/altri-dati", data=data, headers=headers)
+        assert response.status_code == 400
+        assert "Valore non valido" in visible_text(parse(response))
+        assert client_of("pink").consent_answer == "granted"
+
+
+def test_ticked_as_the_browser_sends_it_grants(app, hx, db):
+    client = login_as(app, "000120")
+    response = client.post("/area-personale/altri-dati", data={"autorizzo": ["0", "1"]},
+                           headers=hx("altri-dati-form"))
+    assert response.status_code == 200
+    assert client_of("000120").consent_answer == "granted"
+
+
 def test_altri_dati_without_htmx_renders_the_whole_page(app, db):
-    response = login_as(app, "pink").post("/area-personale/altri-dati", data={})
+    response = login_as(app, "pink").post("/area-personale/altri-dati", data={"autorizzo": "0"})
     assert response.status_code == 200
     page = parse(response)
     assert page.find("header") is not None and page.find("h1") is not None
@@ -271,5 +296,7 @@ def test_altri_dati_is_for_clients_only(app, username):
 
 def test_a_client_changes_only_its_own_company(app, hx, db):
     other_before = client_of("000088").consent_answer
-    login_as(app, "pink").post("/area-personale/altri-dati", data={}, headers=hx("altri-dati-form"))
+    login_as(app, "pink").post("/area-personale/altri-dati", data={"autorizzo": "0"},
+                               headers=hx("altri-dati-form"))
+    assert client_of("pink").consent_answer == "declined"
     assert client_of("000088").consent_answer == other_before == "granted"

@@ -139,7 +139,7 @@ def test_healthz(client):
 
 
 def test_healthz_is_503_when_the_database_is_unreachable(tmp_path):
-    app = create_app({"TESTING": True, "SECRET_KEY": "x",
+    app = create_app({"PORTAL_ENV": "development", "TESTING": True, "SECRET_KEY": "x",
                       "DATABASE_URL": f"sqlite:///{tmp_path}/missing/dir/db.sqlite"})
     response = app.test_client().get("/healthz")
     assert response.status_code == 503

@@ -143,6 +143,11 @@ def test_valid_link_is_saved_and_shown_after_reload(app, hx, url):
         ("https://example.com:porta/", "Il link non è valido"),
         ("https://[::1/", "Il link non è valido"),
         ("data:text/html,<b>x</b>", "Il link non è valido"),
+        # a browser opens evil.com where urlsplit sees good.com
+        ("http://evil.com\\@good.com/", "Il link non è valido"),
+        ("https://good.com\\evil.com/", "Il link non è valido"),
+        ("https://evil.com\\.good.com/x", "Il link non è valido"),
+        ("https://good.com/documenti\\x", "Il link non è valido"),
         ("https://example.com/" + "a" * 1981, "Il link è troppo lungo"),
         ("https://example.com/" + "a" * 100_000, "Il link è troppo lungo"),
     ],

@@ -1,9 +1,8 @@
-"""Opening a SMART service: the rule re-checked, the attempt recorded, the token handed off,
-and the introspection that tells the service whether to trust it."""
+"""Opening a SMART service: the rule re-checked, the attempt recorded, the token handed off
+in a form's body (never a URL), and the introspection that tells the service whether to trust it."""
 
 import base64
 import datetime as dt
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from conftest import login_as, make_test_app, parse, visible_text
@@ -27,8 +26,23 @@ def open_url(code="PINK", service_code="fattura_smart", studio="BPF103"):
     return f"/servizi-smart/{client(code, studio).id}/{service_code}/accedi"
 
 
+def handoff_form(response):
+    """The form that posts the token to the service: (its action, its fields)."""
+    form = parse(response).find("form", attrs={"data-auto-submit": True})
+    assert form is not None, "no hand-off form"
+    assert form["method"] == "post"
+    fields = {field["name"]: field["value"] for field in form.find_all("input")}
+    return form["action"], fields
+
+
 def token_of(response):
-    return parse_qs(urlsplit(response.headers["Location"]).query)["token"][0]
+    return handoff_form(response)[1]["token"]
+
+
+def stand_in(http, response):
+    """What the browser does with the hand-off page: post its form (the stand-in has no session)."""
+    action, fields = handoff_form(response)
+    return http.post(action, data=fields)
 
 
 def basic(service_code, secret=None):
@@ -49,10 +63,16 @@ def last_event():
 def test_opening_a_service_records_it_and_hands_off_a_token(app, smart_on):
     operator = login_as(app, "operatore1")
     response = operator.post(open_url())
-    assert response.status_code == 302
-    location = urlsplit(response.headers["Location"])
-    assert location.path == "/servizio-smart-simulato/fattura_smart"
-    token = token_of(response)
+    assert response.status_code == 200 and "Location" not in response.headers
+    action, fields = handoff_form(response)
+    assert action == "/servizio-smart-simulato/fattura_smart"
+    token = fields["token"]
+    assert set(fields) == {"token"}
+    assert token not in action
+    page = parse(response)
+    assert page.find("form", attrs={"data-auto-submit": True}).find(
+        "button", string="Continua") is not None  # without JavaScript
+    assert response.headers["Cache-Control"] == "no-store"
     event = last_event()
     assert (event.user.username, event.client.code, event.service.code, event.granted) == (
         "operatore1", "PINK", "fattura_smart", True)
@@ -68,10 +88,24 @@ def test_opening_a_service_records_it_and_hands_off_a_token(app, smart_on):
     assert answer["exp"] - answer["iat"] <= 60
 
 
-def test_htmx_hand_off_is_an_hx_redirect(app, smart_on, hx):
+def test_the_hand_off_page_runs_under_the_csp_with_our_script_only(app, smart_on):
+    response = login_as(app, "operatore1").post(open_url())
+    page = parse(response)
+    scripts = page.find_all("script")
+    assert scripts and all(script.get("src", "").startswith("/static/") and not script.string
+                           for script in scripts)
+    csp = response.headers["Content-Security-Policy"]
+    assert "form-action 'self';" in csp and "unsafe-inline" not in csp
+
+
+def test_htmx_hand_off_puts_the_form_into_the_messages(app, smart_on, hx):
     response = login_as(app, "admin").post(open_url("000088", "smart_hub"), headers=hx())
-    assert response.status_code == 204
-    assert response.headers["HX-Redirect"].startswith("/servizio-smart-simulato/smart_hub?token=")
+    assert response.status_code == 200
+    assert response.headers["HX-Retarget"] == "#messages"
+    assert "HX-Redirect" not in response.headers and "HX-Location" not in response.headers
+    assert parse(response).find("header") is None  # only the form
+    action, fields = handoff_form(response)
+    assert action == "/servizio-smart-simulato/smart_hub" and fields["token"]
 
 
 def test_a_token_is_active_once_only(app, smart_on):
@@ -146,10 +180,14 @@ def test_secrets_and_launch_urls_come_from_configuration(database_url):
         set_option7(on=True)
     admin = login_as(app, "admin")
     response = admin.post(open_url())
-    assert response.headers["Location"].startswith("https://fattura.example/entra?da=portale&token=")
+    action, fields = handoff_form(response)
+    assert action == "https://fattura.example/entra?da=portale"
+    # this page's forms may post to that service, and only to it
+    csp = response.headers["Content-Security-Policy"]
+    assert "form-action 'self' https://fattura.example;" in csp
     csp = admin.get("/servizi-smart").headers["Content-Security-Policy"]
     assert "form-action 'self' https://fattura.example" in csp
-    token = token_of(response)
+    token = fields["token"]
     assert introspect(app.test_client(), token).status_code == 401  # the dev secret no longer works
     answer = introspect(app.test_client(), token, secret="segreto-vero").get_json()
     assert answer["active"] is True
@@ -167,7 +205,7 @@ def test_secrets_and_launch_urls_come_from_the_environment(database_url, monkeyp
             demo.seed(password="demo")
             set_option7(on=True)
         response = login_as(app, "admin").post(open_url())
-        assert response.headers["Location"].startswith("https://fattura.example/entra?token=")
+        assert handoff_form(response)[0] == "https://fattura.example/entra"
         answer = introspect(app.test_client(), token_of(response), secret="segreto-da-ambiente")
         assert answer.get_json()["active"] is True
     finally:
@@ -213,23 +251,66 @@ def test_access_events_are_append_only(app, smart_on):
         AccessEvent.delete().execute()
 
 
-def test_the_stand_in_page_validates_the_token_and_shows_whom_it_serves(app, smart_on):
+def test_the_stand_in_page_validates_the_posted_token_and_shows_whom_it_serves(app, smart_on):
     operator = login_as(app, "operatore1")
-    location = operator.post(open_url()).headers["Location"]
-    page = app.test_client().get(location)  # the service has no portal session
+    response = operator.post(open_url())
+    page = stand_in(app.test_client(), response)
     assert page.status_code == 200
     text = visible_text(parse(page).find("main"))
     assert "simula il prodotto esterno «Fattura SMART»" in text
     assert "Marco Operatore (operatore1)" in text and "Pink S.r.l. (codice PINK)" in text
-    again = app.test_client().get(location)
+    again = stand_in(app.test_client(), response)
     assert again.status_code == 401
     assert "Accesso non valido" in visible_text(parse(again).find("main"))
-    assert app.test_client().get("/servizio-smart-simulato/boh?token=x").status_code == 404
+    assert app.test_client().post("/servizio-smart-simulato/boh", data={"token": "x"}).status_code == 404
+
+
+def test_the_stand_in_page_takes_no_token_from_its_url(app, smart_on):
+    token = token_of(login_as(app, "operatore1").post(open_url()))
+    page = app.test_client().get(f"/servizio-smart-simulato/fattura_smart?token={token}")
+    assert page.status_code == 401
+    assert introspect(app.test_client(), token).get_json()["active"] is True  # not consumed
 
 
 def test_the_stand_in_service_page_names_its_icon(app, smart_on):
     # without it the browser asks for /favicon.ico, a 404 in the console of every hand-off
-    location = login_as(app, "admin").post(open_url()).headers["Location"]
-    page = parse(app.test_client().get(location))
+    page = parse(stand_in(app.test_client(), login_as(app, "admin").post(open_url())))
     icon = page.find("link", rel="icon")
     assert icon is not None and app.test_client().get(icon["href"]).status_code == 200
+
+
+# --- the introspection's throttle -----------------------------------------------------
+
+
+@pytest.fixture
+def throttled_app(database_url):
+    app = make_test_app(database_url, INTROSPECTION_LIMIT_PER_SERVICE="3 per minute",
+                        FAILED_INTROSPECTION_LIMIT_PER_ADDRESS="2 per minute")
+    with models.db.connection_context():
+        demo.seed(password="demo")
+    yield app
+    models.db.close_all()
+
+
+def test_the_introspection_is_throttled_per_service(throttled_app):
+    service = throttled_app.test_client()
+    for _ in range(3):
+        assert introspect(service, "non-esiste").status_code == 200
+    assert introspect(service, "non-esiste").status_code == 429
+    # another service has its own allowance
+    assert introspect(service, "non-esiste", "smart_hub").status_code == 200
+
+
+def test_failed_authentications_cannot_use_up_a_services_allowance(throttled_app):
+    attacker = throttled_app.test_client()
+    for _ in range(2):
+        assert introspect(attacker, "x", secret="indovino").status_code == 401
+    for _ in range(10):  # held back, however long it insists
+        assert introspect(attacker, "x", secret="indovino").status_code == 429
+    assert introspect(attacker, "x").status_code == 429  # that address is held back
+    real_service = throttled_app.test_client()
+    for _ in range(3):  # the service's whole allowance is still there
+        response = real_service.post("/servizi-smart/introspezione", data={"token": "x"},
+                                     headers=basic("fattura_smart"),
+                                     environ_base={"REMOTE_ADDR": "198.51.100.20"})
+        assert response.status_code == 200 and response.get_json() == {"active": False}

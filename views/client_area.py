@@ -40,6 +40,7 @@ FLAG_SAVED = {
 }
 FLAG_UNCHANGED = "Nessuna modifica: la tua scelta era già registrata."
 BAD_FLAG = "Valore non valido per l'autorizzazione ai Servizi SMART."
+FLAG_VALUES = {"0": False, "1": True}
 
 
 def ask_for_consent(user) -> None:
@@ -138,10 +139,12 @@ def other_data():
     """Altri Dati: the "Servizi SMART" flag; ticking grants consent, unticking revokes it."""
     if request.method == "GET":
         return _other_data()
-    raw = request.form.get("autorizzo")
-    if raw not in (None, "1"):
+    # The form always sends the field: a hidden "0", then the checkbox's "1" if ticked.
+    # A post without it is no answer (a stray or forged request), never a revocation.
+    values = request.form.getlist("autorizzo")
+    if not values or any(value not in FLAG_VALUES for value in values):
         return error_response(400, BAD_FLAG)
-    authorized = raw == "1"
+    authorized = FLAG_VALUES[values[-1]]
     changed = consent.set_authorization(
         own_client(), current_user, authorized, ip=client_ip(), user_agent=user_agent()
     )

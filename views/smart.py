@@ -5,7 +5,18 @@ Who may reach what is decided by ``smart_access`` alone; these views only ask it
 
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, make_response, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    g,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
+from flask_htmx import make_response as htmx_response
+from flask_limiter import Limiter
 from flask_login import current_user
 
 import listing
@@ -16,8 +27,8 @@ from views import (
     CONTENT_SECURITY_POLICY,
     allow,
     client_ip,
+    is_htmx,
     public,
-    redirect_to_url,
     render_page_or_fragment,
 )
 from views.messages import error_response
@@ -53,9 +64,17 @@ def url_keeping_args(endpoint: str, args: dict, **changes):
     return url_for(endpoint, **{k: v for k, v in values.items() if v not in (None, "")})
 
 
-def _allow_forms_to_services(response):
-    """Let the page's "Accedi" forms land on external services (CSP form-action covers redirects)."""
-    origins = smart_handoff.launch_origins()
+# Introspections a service may make (each hand-off needs one): far more than a studio's
+# staff opening services ever causes. Failed authentications are counted per caller's
+# address instead, so nobody without a service's secret can use up its allowance.
+# Settings of the same names override them.
+INTROSPECTION_LIMIT_PER_SERVICE = "600 per minute"
+FAILED_INTROSPECTION_LIMIT_PER_ADDRESS = "30 per minute"
+
+
+def _allow_forms_to_services(response, origins=None):
+    """Let the page's forms post to the SMART services (all configured ones, or ``origins``)."""
+    origins = smart_handoff.launch_origins() if origins is None else origins
     if origins:
         response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
             "form-action 'self'", "form-action 'self' " + " ".join(origins)
@@ -74,19 +93,46 @@ def index():
 @bp.post("/servizi-smart/<int:client_id>/<service_code>/accedi")
 @allow("admin", "operator")
 def open_service(client_id, service_code):
-    """Re-check the rule, record the attempt, and hand off to the service with a fresh token."""
+    """Re-check the rule, record the attempt, and hand a fresh token over to the service.
+
+    The token leaves in the body of a form posted to the service's launch URL, never
+    in a URL (where access logs, the browser's history and a Referer would keep it).
+    """
     service = SmartService.get_or_none(SmartService.code == service_code[:40])
     service_id = service.id if service else 0
+    target = smart_handoff.launch_url(service.code) if service else None
+    if service is not None and target is None:
+        return error_response(503, f"Il servizio «{service.name}» non è ancora configurato: "
+                                   "avvisa l'amministratore del portale.")
     with write_transaction():
         decision = smart_access.check(current_user, client_id, service_id)
         smart_access.record_access(current_user, client_id, service and service.id, decision,
                                    ip=client_ip())
         token = (smart_handoff.issue_token(current_user, client_id, service.id)
                  if decision.allowed else None)
-    if token:
-        return redirect_to_url(smart_handoff.launch_url(service.code, token))
-    return error_response(403, f"Accesso negato. {decision.message}",
-                          trigger="smart-access-refused")
+    if not token:
+        return error_response(403, f"Accesso negato. {decision.message}",
+                              trigger="smart-access-refused")
+    context = {"service": service, "launch_url": target, "token": token}
+    if is_htmx():
+        # Into the page's messages, where static/app.js submits it (the page's CSP
+        # already lets its forms post to every configured service).
+        return htmx_response(render_template("smart/_handoff.html", **context), 200,
+                             retarget="#messages", reswap="innerHTML")
+    origin = smart_handoff.origin_of(target)
+    return _allow_forms_to_services(
+        make_response(render_template("smart/handoff.html", **context)),
+        [origin] if origin else [])
+
+
+def service_code_of_caller() -> str:
+    """The service a caller of the introspection claims to be (HTTP Basic user name)."""
+    auth = request.authorization
+    return "service:" + ((auth.username or "") if auth is not None else "")[:40]
+
+
+def caller_address() -> str:
+    return "address:" + (request.remote_addr or "unknown")[:64]
 
 
 @bp.post("/servizi-smart/introspezione")
@@ -105,22 +151,53 @@ def introspect():
     return jsonify(smart_handoff.introspect(request.form.get("token", ""), service))
 
 
-@bp.get("/servizio-smart-simulato/<service_code>")
 @public
 def simulated_service(service_code):
-    """Stand in for the external SMART product: validate the token by introspection, show whom it serves."""
+    """Stand in for the external SMART product: validate the posted token by introspection, show whom it serves.
+
+    Registered in development only (see ``_set_up``); it takes the token as a real
+    service would, from the hand-off's POST body (a GET carries none: refused).
+    """
     service = SmartService.get_or_none(SmartService.code == service_code[:40])
     if service is None:
         return make_response(render_template(
             "error.html", status=404, title="Servizio inesistente",
             message="Il servizio SMART richiesto non esiste."), 404)
-    answer = smart_handoff.introspect(request.args.get("token", ""), service)
+    answer = smart_handoff.introspect(request.form.get("token", ""), service)
     response = make_response(
         render_template("smart/simulated.html", service=service, answer=answer),
         200 if answer["active"] else 401,
     )
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
+
+
+@bp.record
+def _set_up(state):
+    """Per app: throttle the introspection, and add the stand-in page in development only."""
+    app = state.app
+    # An own Limiter (storage and strategy from the app's RATELIMIT_* settings, as the
+    # login's), applied to this app's introspection view only.
+    limiter = Limiter(key_func=caller_address, app=app, strategy="moving-window",
+                      key_prefix="portal", swallow_errors=True,
+                      in_memory_fallback_enabled=True, headers_enabled=False)
+    app.config.setdefault("INTROSPECTION_LIMIT_PER_SERVICE", INTROSPECTION_LIMIT_PER_SERVICE)
+    app.config.setdefault("FAILED_INTROSPECTION_LIMIT_PER_ADDRESS",
+                          FAILED_INTROSPECTION_LIMIT_PER_ADDRESS)
+    per_service = limiter.limit(lambda: current_app.config["INTROSPECTION_LIMIT_PER_SERVICE"],
+                                key_func=service_code_of_caller,
+                                # answers only: a refusal (401, 429) never spends it
+                                deduct_when=lambda response: response.status_code == 200,
+                                scope="introspection-service")
+    per_address = limiter.limit(lambda: current_app.config["FAILED_INTROSPECTION_LIMIT_PER_ADDRESS"],
+                                key_func=caller_address,
+                                deduct_when=lambda response: response.status_code == 401,
+                                scope="introspection-address")
+    endpoint = f"{state.name}.introspect"
+    app.view_functions[endpoint] = per_service(per_address(app.view_functions[endpoint]))
+    if app.config["DEVELOPMENT"]:
+        state.add_url_rule("/servizio-smart-simulato/<service_code>", view_func=simulated_service,
+                           methods=["GET", "POST"])
 
 
 def access_log_context() -> dict:
