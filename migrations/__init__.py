@@ -26,6 +26,7 @@ from . import (
     m0007_append_only_refuses_replace,
     m0008_consent_grid,
     m0009_smart_reachable_index,
+    m0011_consent_text_append_only,
 )
 
 # (name recorded in migration_history, module). A name never changes once released:
@@ -40,6 +41,8 @@ MIGRATIONS = [
     ("0007_append_only_refuses_replace", m0007_append_only_refuses_replace),
     ("0008_consent_grid", m0008_consent_grid),
     ("0009_smart_reachable_index", m0009_smart_reachable_index),
+    # 0010 (login throttling and audit log) is added on its own branch.
+    ("0011_consent_text_append_only", m0011_consent_text_append_only),
 ]
 
 CREATE_MIGRATION_HISTORY = {
