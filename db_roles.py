@@ -78,10 +78,12 @@ def grant_runtime_role(role: str) -> None:
                            "limitare. Usate un ruolo senza SUPERUSER per DATABASE_URL.")
     owned = _owned_by(role)
     if owned:
+        shown = ", ".join(owned[:5]) + (f" (e altri {len(owned) - 5})" if len(owned) > 5 else "")
         raise GrantRefused(
-            f"Il ruolo {role} possiede (o eredita) {', '.join(owned)}: chi possiede una tabella "
-            f"può modificarla e disattivarne i trigger. Eseguite REASSIGN OWNED BY {role} TO "
-            "il ruolo delle migrazioni, poi di nuovo migrate."
+            f"Il ruolo {role} possiede, o può agire come chi possiede, {shown}: chi possiede una "
+            f"tabella può modificarla e disattivarne i trigger. Eseguite REASSIGN OWNED BY "
+            f"{role} TO il ruolo delle migrazioni (o revocategli l'appartenenza a quel ruolo), "
+            "poi di nuovo migrate."
         )
     tables = [name for (name,) in models.db.execute_sql(
         "SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace "
@@ -115,7 +117,7 @@ def _owned_by(role: str) -> list[str]:
         "SELECT 'schema ' || nspname FROM pg_namespace "
         "WHERE oid = current_schema()::regnamespace AND pg_has_role(%s, nspowner, 'MEMBER') "
         "UNION ALL SELECT relname FROM pg_class "
-        "WHERE relnamespace = current_schema()::regnamespace "
+        "WHERE relnamespace = current_schema()::regnamespace AND relkind IN ('r', 'p', 'S') "
         "AND pg_has_role(%s, relowner, 'MEMBER') "
         "UNION ALL SELECT proname || '()' FROM pg_proc "
         "WHERE pronamespace = current_schema()::regnamespace "
