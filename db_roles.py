@@ -41,27 +41,33 @@ class MigrationRun:
 
 
 def migrate(owner_url: str, runtime_url: str) -> MigrationRun:
-    """Apply the pending migrations as the owner, then grant the runtime role what it needs."""
-    previous = models.db.obj
+    """Apply the pending migrations as the owner, then grant the runtime role what it needs.
+
+    ``models.db`` is bound to ``runtime_url`` (create_app binds it) and stays bound to it.
+    """
+    runtime = models.db.obj
+    if owner_url == runtime_url:
+        with runtime.connection_context():
+            return MigrationRun(applied=run_migrations())
+    run = MigrationRun()
     owner = models.make_database(owner_url)
     models.db.initialize(owner)
     try:
         with owner.connection_context():
-            run = MigrationRun(applied=run_migrations())
+            run.applied = run_migrations()
             if models.is_sqlite():
                 return run
             owner_user, schema = _scalar_row("SELECT current_user, current_schema()")
-            runtime_user, runtime_schema = _runtime_identity(runtime_url)
-            if runtime_user == owner_user:
-                return run
-            grant_runtime_role(runtime_user)
-            run.granted_to = runtime_user
+            runtime_user = _identity(runtime)[0]
+            if runtime_user != owner_user:
+                grant_runtime_role(runtime_user)
+                run.granted_to = runtime_user
     finally:
         owner.close_all()
-        models.db.initialize(previous)
-    # Asked again once the role may use the schema: a schema it cannot use is left
-    # out of its search_path, so before the grant this could not tell.
-    runtime_user, runtime_schema = _runtime_identity(runtime_url)
+        models.db.initialize(runtime)
+    # Asked once the role may use the schema: a schema it may not use is left out of its
+    # search_path, so before the grant this could not tell.
+    runtime_schema = _identity(runtime)[1]
     if runtime_schema != schema:
         raise GrantRefused(
             f"DATABASE_URL raggiunge lo schema {runtime_schema!r}, le migrazioni sono state "
@@ -125,14 +131,10 @@ def _owned_by(role: str) -> list[str]:
         (role, role, role)).fetchall()]
 
 
-def _runtime_identity(runtime_url: str) -> tuple[str, str | None]:
-    """Who ``runtime_url`` connects as, and which schema it reaches."""
-    runtime = models.make_database(runtime_url)
-    try:
-        with runtime.connection_context():
-            return runtime.execute_sql("SELECT current_user, current_schema()").fetchone()
-    finally:
-        runtime.close_all()
+def _identity(database) -> tuple[str, str | None]:
+    """Who ``database`` connects as, and which schema it reaches."""
+    with database.connection_context():
+        return database.execute_sql("SELECT current_user, current_schema()").fetchone()
 
 
 def _scalar_row(sql: str, params: tuple = ()) -> tuple:
