@@ -8,6 +8,8 @@ WORKERS ?= 2
 HTMX_VERSION := 4.0.1
 HTMX_SHA256 := a0abb04f2f45a1f89d1d4844023245537e5e6014c87b144553e0607b4cc32130
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
+# The role the app runs as in test-pg, as in production (SECURITY.md); empty: one role.
+PG_RUNTIME_ROLE ?= portal_runtime
 
 .PHONY: run test test-pg ci install install-test chromium migrate seed lint htmx clean bench
 
@@ -50,9 +52,14 @@ seed: install
 test: install-test chromium
 	$(BIN)/pytest
 
-## test-pg: the same suite on PostgreSQL ($(PG_TEST_URL)), a fresh schema per test
+## test-pg: the same suite on PostgreSQL ($(PG_TEST_URL)), a fresh schema per test, migrated
+## by the URL's user and used by the app as $(PG_RUNTIME_ROLE) (created if missing, LOGIN)
 test-pg: install-test chromium
-	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest
+	@if [ -n "$(PG_RUNTIME_ROLE)" ]; then \
+		psql "$(PG_TEST_URL)" -qAtc "SELECT 1 FROM pg_roles WHERE rolname = '$(PG_RUNTIME_ROLE)'" \
+		| grep -q 1 || psql "$(PG_TEST_URL)" -v ON_ERROR_STOP=1 -qc 'CREATE ROLE "$(PG_RUNTIME_ROLE)" LOGIN'; \
+	fi
+	TEST_DATABASE_URL=$(PG_TEST_URL) TEST_RUNTIME_ROLE=$(PG_RUNTIME_ROLE) $(BIN)/pytest
 
 ci: test test-pg
 

@@ -21,6 +21,7 @@ from werkzeug.routing import IntegerConverter
 
 import accounts
 import audit
+import db_roles
 import italian
 import listing
 import models
@@ -67,6 +68,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         SECRET_KEY=os.environ.get("SECRET_KEY"),
         DATABASE_URL=os.environ.get("DATABASE_URL")
         or "sqlite:///" + os.path.join(app.instance_path, "portal.db"),
+        MIGRATE_DATABASE_URL=os.environ.get("MIGRATE_DATABASE_URL"),  # the owner; None: DATABASE_URL
         SESSION_IDLE_MINUTES=int(os.environ.get("SESSION_IDLE_MINUTES", 30)),
         SESSION_MAX_HOURS=int(os.environ.get("SESSION_MAX_HOURS", 12)),
         SESSION_COOKIE_HTTPONLY=True,
@@ -405,10 +407,17 @@ def _register_cli(app: Flask) -> None:
 
     @app.cli.command("migrate")
     def migrate_command():
-        """Create or update the database schema (safe to run again)."""
-        with models.db.connection_context():
-            applied = run_migrations()
+        """Update the schema as the owner role, then grant the runtime role its rights (rerunnable)."""
+        runtime_url = app.config["DATABASE_URL"]
+        try:
+            run = db_roles.migrate(app.config["MIGRATE_DATABASE_URL"] or runtime_url, runtime_url)
+        except db_roles.GrantRefused as problem:
+            raise click.ClickException(str(problem)) from problem
+        applied = run.applied
         click.echo("Migrazioni applicate: " + (", ".join(applied) if applied else "nessuna"))
+        if run.granted_to:
+            click.echo(f"Permessi aggiornati per il ruolo {run.granted_to}: append-only in sola "
+                       "lettura e aggiunta, le altre tabelle in lettura e scrittura.")
 
     @app.cli.command("seed-demo")
     @click.option("--clients", "synthetic", type=click.IntRange(0, 1_000_000), default=0,

@@ -27,6 +27,7 @@ from . import (
     m0008_consent_grid,
     m0009_smart_reachable_index,
     m0010_audit_tally,
+    m0011_consent_text_append_only,
 )
 
 # (name recorded in migration_history, module). A name never changes once released:
@@ -42,6 +43,7 @@ MIGRATIONS = [
     ("0008_consent_grid", m0008_consent_grid),
     ("0009_smart_reachable_index", m0009_smart_reachable_index),
     ("0010_audit_tally", m0010_audit_tally),
+    ("0011_consent_text_append_only", m0011_consent_text_append_only),
 ]
 
 CREATE_MIGRATION_HISTORY = {
@@ -51,6 +53,12 @@ CREATE_MIGRATION_HISTORY = {
     '("name" VARCHAR(100) NOT NULL PRIMARY KEY, "applied_at" TIMESTAMP NOT NULL)',
 }
 
+MIGRATION_HISTORY_EXISTS = {
+    "sqlite": "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+    "AND name = 'migration_history'",
+    "postgresql": "SELECT to_regclass('migration_history') IS NOT NULL",
+}
+
 
 def run_migrations(until: str | None = None) -> list[str]:
     """Apply the pending migrations in order (up to ``until``); return the names applied now."""
@@ -58,7 +66,10 @@ def run_migrations(until: str | None = None) -> list[str]:
     if until is not None and until not in names:
         raise ValueError(f"unknown migration: {until!r}")
     dialect = "sqlite" if models.is_sqlite() else "postgresql"
-    models.db.execute_sql(CREATE_MIGRATION_HISTORY[dialect])
+    # Created only when missing: the runtime role (db_roles.py) may not create tables,
+    # even IF NOT EXISTS, yet may check that nothing is pending (seed-demo does).
+    if not models.db.execute_sql(MIGRATION_HISTORY_EXISTS[dialect]).fetchone()[0]:
+        models.db.execute_sql(CREATE_MIGRATION_HISTORY[dialect])
     done = {row.name for row in models.MigrationHistory.select()}
     applied = []
     for name, migration in MIGRATIONS[: names.index(until) + 1 if until else None]:

@@ -3,7 +3,10 @@ a client, a login helper, an htmx helper, an HTML parser, and a live server
 for the browser tests.
 
 The suite runs on SQLite by default; with ``TEST_DATABASE_URL=postgresql://...``
-each test gets its own schema in that database, dropped afterwards.
+each test gets its own schema in that database, dropped afterwards. With also
+``TEST_RUNTIME_ROLE=portal_runtime`` (a LOGIN role of that server) it runs as in
+production: the URL's user owns the schema and migrates it, the app runs as the runtime
+role (see db_roles.py); a test marked ``database_owner`` runs the app as the owner.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import os
 import shutil
 import threading
 import uuid
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg2
 import pytest
@@ -21,14 +24,35 @@ from bs4 import BeautifulSoup
 from werkzeug.serving import make_server
 
 import accounts
+import db_roles
 import demo
 import models
 from app import create_app
 from bench.statements import StatementCounter, counting_statements  # noqa: F401 (shared with the bench; tests import it from here)
-from migrations import run_migrations
 
 DEMO_PASSWORD = "demo"
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+TEST_RUNTIME_ROLE = os.environ.get("TEST_RUNTIME_ROLE", "") if TEST_DATABASE_URL else ""
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "database_owner: the app runs as the role owning the schema (tests of what "
+        "the triggers refuse even to the owner); only differs with TEST_RUNTIME_ROLE")
+
+
+def with_user(url: str, userinfo: str) -> str:
+    """``url`` with its ``user[:password]`` replaced by ``userinfo``."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}" if userinfo else host))
+
+
+def owner_url(database_url: str) -> str:
+    """The URL that migrates ``database_url``'s schema: the same one, but as its owner."""
+    if not TEST_RUNTIME_ROLE or database_url.startswith("sqlite"):
+        return database_url
+    return with_user(database_url, urlsplit(TEST_DATABASE_URL).netloc.rpartition("@")[0])
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -41,8 +65,8 @@ def fast_password_hashing():
 
 
 @pytest.fixture
-def database_url(tmp_path):
-    """A fresh, empty database for one test."""
+def database_url(tmp_path, request):
+    """A fresh, empty database for one test (with TEST_RUNTIME_ROLE: as the runtime role)."""
     if not TEST_DATABASE_URL:
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
@@ -50,7 +74,10 @@ def database_url(tmp_path):
     with psycopg2.connect(TEST_DATABASE_URL) as conn, conn.cursor() as cur:
         cur.execute(f"CREATE SCHEMA {schema}")
     separator = "&" if "?" in TEST_DATABASE_URL else "?"
-    yield f"{TEST_DATABASE_URL}{separator}options={quote(f'-c search_path={schema}')}"
+    url = f"{TEST_DATABASE_URL}{separator}options={quote(f'-c search_path={schema}')}"
+    if TEST_RUNTIME_ROLE and not request.node.get_closest_marker("database_owner"):
+        url = with_user(url, quote(TEST_RUNTIME_ROLE, safe=""))
+    yield url
     conn = psycopg2.connect(TEST_DATABASE_URL)
     conn.autocommit = True
     with conn.cursor() as cur:
@@ -64,12 +91,12 @@ def make_test_app(database_url, **overrides):
         "TESTING": True,
         "SECRET_KEY": "test-secret",
         "DATABASE_URL": database_url,
+        "MIGRATE_DATABASE_URL": owner_url(database_url),
         "WTF_CSRF_ENABLED": False,
     }
     config.update(overrides)
     app = create_app(config)
-    with models.db.connection_context():
-        run_migrations()
+    db_roles.migrate(app.config["MIGRATE_DATABASE_URL"], app.config["DATABASE_URL"])  # as `migrate`
     return app
 
 

@@ -27,6 +27,7 @@ def test_refusals_of_access_are_recorded(app):
                                            "path": "/area-personale/dati-generali"}
 
 
+@pytest.mark.database_owner  # the triggers: the runtime role is refused earlier, by its rights
 def test_audit_events_cannot_be_changed_or_deleted(app, db):
     login_as(app, "admin")
     event = AuditEvent.select().first()

@@ -63,6 +63,7 @@ def event_row(event_id):
     ).fetchone()
 
 
+@pytest.mark.database_owner  # the triggers: the runtime role is refused earlier, by its rights
 def test_update_and_delete_are_refused_by_the_database(app, db):
     event = ConsentEvent.select().order_by(ConsentEvent.id).first()
     before = event_row(event.id)
@@ -78,6 +79,7 @@ def test_update_and_delete_are_refused_by_the_database(app, db):
     assert ConsentEvent.select().count() > 1
 
 
+@pytest.mark.database_owner  # the triggers: the runtime role is refused earlier, by its rights
 def test_replace_and_upsert_cannot_rewrite_an_event(app, db):
     event = ConsentEvent.select().order_by(ConsentEvent.id).first()
     before = event_row(event.id)
@@ -99,6 +101,7 @@ def test_replace_and_upsert_cannot_rewrite_an_event(app, db):
     assert event_row(event.id) == before
 
 
+@pytest.mark.database_owner  # the triggers: the runtime role is refused earlier, by its rights
 def test_truncate_is_refused_on_postgresql(app, db):
     if is_sqlite():
         pytest.skip("SQLite has no TRUNCATE (DELETE is covered above)")
