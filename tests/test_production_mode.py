@@ -6,13 +6,13 @@ import os
 import stat
 
 import pytest
-from conftest import login_as, make_test_app, parse, visible_text
+from conftest import login_as, make_test_app, owner_url, parse, visible_text
 from smart_helpers import client, set_option7
 
+import db_roles
 import demo
 import models
 from app import ConfigurationError, create_app
-from migrations import run_migrations
 from models import SmartToken
 
 SECRET_KEY = "k" * 64
@@ -30,7 +30,8 @@ def production_env(monkeypatch):
 
 
 def production_app(database_url, **settings):
-    config = {"TESTING": True, "DATABASE_URL": database_url, "WTF_CSRF_ENABLED": False}
+    config = {"TESTING": True, "DATABASE_URL": database_url, "WTF_CSRF_ENABLED": False,
+              "MIGRATE_DATABASE_URL": owner_url(database_url)}
     config.update(settings)
     return create_app(config)
 
@@ -44,8 +45,8 @@ def refusal(database_url, **settings) -> str:
 @pytest.fixture
 def running_production(database_url, production_env):
     app = production_app(database_url, SECRET_KEY=SECRET_KEY, **SERVICES)
+    db_roles.migrate(app.config["MIGRATE_DATABASE_URL"], app.config["DATABASE_URL"])  # as `migrate`
     with models.db.connection_context():
-        run_migrations()
         demo.seed(password="demo")
         set_option7(on=True)
     yield app
