@@ -12,6 +12,12 @@ Three counts of failures, each over a moving window of 15 minutes:
   ``LOGIN_DELAY_MAX_SECONDS`` (1 s). The owner, from an address that has not been
   failing, still gets in with the right password; the guesser pays the wait on each try.
 
+The SMART services' introspection (``limit_introspection``) is throttled by the same
+Limiter: answered introspections per service (``INTROSPECTION_LIMIT_PER_SERVICE``, 600 a
+minute, far more than a studio's staff opening services causes) and failed
+authentications per address (``FAILED_INTROSPECTION_LIMIT_PER_ADDRESS``, 30 a minute), so
+nobody without a service's secret can use up its allowance.
+
 Only failures count: a view marked with ``limit_failed_logins`` calls ``password_failed()``
 when the password it checked was wrong. The counters live in memory, one set per worker
 process, unless ``RATELIMIT_STORAGE_URI`` names a shared store such as
@@ -97,6 +103,8 @@ def init_app(app: Flask) -> None:
     # Tests make many failures on the same accounts: there the wait is kept tiny
     # (tests/test_throttling.py measures the real policy by setting it).
     config.setdefault("LOGIN_DELAY_MAX_SECONDS", 0.005 if app.testing else 1.0)
+    config.setdefault("INTROSPECTION_LIMIT_PER_SERVICE", "600 per minute")
+    config.setdefault("FAILED_INTROSPECTION_LIMIT_PER_ADDRESS", "30 per minute")
     if config["RATELIMIT_STORAGE_URI"].startswith("memory://") and not app.testing:
         log.warning(MEMORY_STORAGE_WARNING)
     # One Limiter per app: a Limiter keeps the storage, strategy and key prefix of the
@@ -106,6 +114,8 @@ def init_app(app: Flask) -> None:
     for endpoint, view in list(app.view_functions.items()):
         if getattr(view, "limits_failed_logins", False):
             app.view_functions[endpoint] = _apply_login_limits(limiter, view)
+        elif getattr(view, "limits_introspection", False):
+            app.view_functions[endpoint] = _apply_introspection_limits(limiter, view)
 
 
 def limiter_for(app: Flask) -> Limiter:
@@ -120,6 +130,32 @@ def limit_failed_logins(view):
     """
     view.limits_failed_logins = True
     return view
+
+
+def limit_introspection(view):
+    """Mark ``view`` (the SMART services' introspection) for its limits, applied by ``init_app``."""
+    view.limits_introspection = True
+    return view
+
+
+def calling_service() -> str:
+    """The service a caller of the introspection claims to be (HTTP Basic user name)."""
+    auth = request.authorization
+    return "service:" + ((auth.username or "") if auth is not None else "")[:40]
+
+
+def _apply_introspection_limits(limiter: Limiter, view):
+    per_service = limiter.limit(
+        lambda: current_app.config["INTROSPECTION_LIMIT_PER_SERVICE"], key_func=calling_service,
+        # answers only: a refusal (401, 429) never spends a service's allowance
+        deduct_when=lambda response: response.status_code == 200, scope="introspection-service",
+    )
+    per_address = limiter.limit(
+        lambda: current_app.config["FAILED_INTROSPECTION_LIMIT_PER_ADDRESS"],
+        key_func=client_address, deduct_when=lambda response: response.status_code == 401,
+        scope="introspection-address",
+    )
+    return per_service(per_address(view))
 
 
 def account_delay(failures: int) -> float:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    current_app,
     g,
     jsonify,
     make_response,
@@ -16,12 +15,12 @@ from flask import (
     url_for,
 )
 from flask_htmx import make_response as htmx_response
-from flask_limiter import Limiter
 from flask_login import current_user
 
 import listing
 import smart_access
 import smart_handoff
+import throttle
 from models import SmartService, write_transaction
 from views import (
     CONTENT_SECURITY_POLICY,
@@ -62,14 +61,6 @@ def url_keeping_args(endpoint: str, args: dict, **changes):
     """The URL of ``endpoint`` with the list's query string, some values changed; empty ones left out."""
     values = {**args, **changes}
     return url_for(endpoint, **{k: v for k, v in values.items() if v not in (None, "")})
-
-
-# Introspections a service may make (each hand-off needs one): far more than a studio's
-# staff opening services ever causes. Failed authentications are counted per caller's
-# address instead, so nobody without a service's secret can use up its allowance.
-# Settings of the same names override them.
-INTROSPECTION_LIMIT_PER_SERVICE = "600 per minute"
-FAILED_INTROSPECTION_LIMIT_PER_ADDRESS = "30 per minute"
 
 
 def _allow_forms_to_services(response, origins=None):
@@ -125,18 +116,9 @@ def open_service(client_id, service_code):
         [origin] if origin else [])
 
 
-def service_code_of_caller() -> str:
-    """The service a caller of the introspection claims to be (HTTP Basic user name)."""
-    auth = request.authorization
-    return "service:" + ((auth.username or "") if auth is not None else "")[:40]
-
-
-def caller_address() -> str:
-    return "address:" + (request.remote_addr or "unknown")[:64]
-
-
 @bp.post("/servizi-smart/introspezione")
 @public
+@throttle.limit_introspection
 def introspect():
     """Tell a SMART service whether a token is active and for whom (HTTP Basic: code, secret)."""
     auth = request.authorization
@@ -155,7 +137,7 @@ def introspect():
 def simulated_service(service_code):
     """Stand in for the external SMART product: validate the posted token by introspection, show whom it serves.
 
-    Registered in development only (see ``_set_up``); it takes the token as a real
+    Registered in development only (``_add_stand_in``); it takes the token as a real
     service would, from the hand-off's POST body (a GET carries none: refused).
     """
     service = SmartService.get_or_none(SmartService.code == service_code[:40])
@@ -173,29 +155,9 @@ def simulated_service(service_code):
 
 
 @bp.record
-def _set_up(state):
-    """Per app: throttle the introspection, and add the stand-in page in development only."""
-    app = state.app
-    # An own Limiter (storage and strategy from the app's RATELIMIT_* settings, as the
-    # login's), applied to this app's introspection view only.
-    limiter = Limiter(key_func=caller_address, app=app, strategy="moving-window",
-                      key_prefix="portal", swallow_errors=True,
-                      in_memory_fallback_enabled=True, headers_enabled=False)
-    app.config.setdefault("INTROSPECTION_LIMIT_PER_SERVICE", INTROSPECTION_LIMIT_PER_SERVICE)
-    app.config.setdefault("FAILED_INTROSPECTION_LIMIT_PER_ADDRESS",
-                          FAILED_INTROSPECTION_LIMIT_PER_ADDRESS)
-    per_service = limiter.limit(lambda: current_app.config["INTROSPECTION_LIMIT_PER_SERVICE"],
-                                key_func=service_code_of_caller,
-                                # answers only: a refusal (401, 429) never spends it
-                                deduct_when=lambda response: response.status_code == 200,
-                                scope="introspection-service")
-    per_address = limiter.limit(lambda: current_app.config["FAILED_INTROSPECTION_LIMIT_PER_ADDRESS"],
-                                key_func=caller_address,
-                                deduct_when=lambda response: response.status_code == 401,
-                                scope="introspection-address")
-    endpoint = f"{state.name}.introspect"
-    app.view_functions[endpoint] = per_service(per_address(app.view_functions[endpoint]))
-    if app.config["DEVELOPMENT"]:
+def _add_stand_in(state):
+    """The stand-in service page exists in development only."""
+    if state.app.config["DEVELOPMENT"]:
         state.add_url_rule("/servizio-smart-simulato/<service_code>", view_func=simulated_service,
                            methods=["GET", "POST"])
 
