@@ -143,6 +143,14 @@ class StudioSettings(BaseModel):
     publication_link_url = CharField(max_length=2000, null=True)
     smart_access = BooleanField(default=False)  # option 7: the studio-wide SMART master switch
     updated_at = DateTimeField(default=utcnow)
+    # The studio's mail rules on the consent page (issue 14): "Promemoria automatico"
+    # after so many days without an answer, at most so many times; the administrator
+    # told of each revocation; a daily summary of the answers.
+    reminder_enabled = BooleanField(default=False, constraints=[SQL("DEFAULT FALSE")])
+    reminder_after_days = IntegerField(default=7, constraints=[SQL("DEFAULT 7")])
+    reminder_max = IntegerField(default=2, constraints=[SQL("DEFAULT 2")])
+    notify_revocation = BooleanField(default=True, constraints=[SQL("DEFAULT TRUE")])
+    daily_summary = BooleanField(default=False, constraints=[SQL("DEFAULT FALSE")])
 
 
 ROLE_ADMIN, ROLE_OPERATOR, ROLE_CLIENT = "admin", "operator", "client"
@@ -157,7 +165,12 @@ class Client(BaseModel):
     studio = ForeignKeyField(Studio, backref="clients", on_delete="CASCADE")
     code = CharField(max_length=40)
     name = CharField(max_length=200)  # ragione sociale
-    tax_code = CharField(max_length=16, null=True)
+    tax_code = CharField(max_length=16, null=True)  # codice fiscale
+    vat_number = CharField(max_length=11, null=True)  # partita IVA
+    email = CharField(max_length=254, null=True)
+    # A deactivated client stays with its history, but cannot log in, is not asked, and
+    # is reachable by nobody.
+    active = BooleanField(default=True, constraints=[SQL("DEFAULT TRUE")])
     consent_requested_at = DateTimeField(null=True)  # last sending; null = "Non inviato"
     consent_answer = CharField(
         max_length=10,
@@ -202,6 +215,7 @@ class User(BaseModel):
     studio = ForeignKeyField(Studio, backref="users", on_delete="CASCADE")
     username = CharField(max_length=80, unique=True)  # always stored lower-case
     display_name = CharField(max_length=200)
+    email = CharField(max_length=254, null=True)
     password_hash = CharField(max_length=255)
     role = CharField(max_length=10, constraints=[Check("role IN ('admin', 'operator', 'client')")])
     active = BooleanField(default=True)
@@ -435,6 +449,62 @@ class ConsentSending(BaseModel):
         indexes = ((("studio", "created_at"), False),)
 
 
+MAIL_KINDS = (
+    "consent_request",  # a sending's request to a client
+    "reminder",  # "Promemoria": the same request again, from the grid or the studio's rule
+    "revocation",  # to the administrator: a client revoked consent
+    "daily_summary",  # to the administrator: the answers of the day
+    "invitation",  # to a new client or operator: set your password (7 days)
+    "password_reset",  # "Password dimenticata?" (1 hour)
+)
+MAIL_QUEUED, MAIL_SENT, MAIL_FAILED = "queued", "sent", "failed"
+
+
+class OutboxMessage(BaseModel):
+    """One e-mail to send: a transactional outbox row.
+
+    It is written in the same transaction as the action that causes it (a sending, a
+    revocation, an invitation...), so a rolled-back action sends nothing and a
+    committed one will be delivered. The worker renders it from ``kind`` and the rows
+    it names, delivers it, and records the outcome here; its Message-ID is derived
+    from ``id``, so a message delivered twice after a crash is recognisably the same.
+    """
+
+    studio = ForeignKeyField(Studio, on_delete="CASCADE", index=False)  # see (studio, kind, ...)
+    kind = CharField(
+        max_length=20,
+        constraints=[Check(
+            "kind IN ('consent_request', 'reminder', 'revocation', 'daily_summary', "
+            "'invitation', 'password_reset')"
+        )],
+    )
+    recipient = CharField(max_length=254)
+    # the client it concerns (indexed with id below)
+    client = ForeignKeyField(Client, null=True, on_delete="CASCADE", index=False)
+    user = ForeignKeyField(User, null=True, on_delete="CASCADE")  # the account it is for
+    batch = CharField(max_length=64, null=True)  # the sending or round it belongs to
+    data = TextField(default="{}", constraints=[SQL("DEFAULT '{}'")])  # JSON object
+    status = CharField(
+        max_length=10,
+        default=MAIL_QUEUED,
+        constraints=[SQL("DEFAULT 'queued'"), Check("status IN ('queued', 'sent', 'failed')")],
+    )
+    attempts = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
+    next_attempt_at = DateTimeField(default=utcnow)  # not before this (retries back off)
+    claimed_until = DateTimeField(null=True)  # a worker holds it until then
+    created_at = DateTimeField(default=utcnow)
+    sent_at = DateTimeField(null=True)
+    reply = TextField(null=True)  # the mail server's answer, or why it failed
+
+    class Meta:
+        indexes = (
+            (("status", "next_attempt_at"), False),
+            (("client", "id"), False),
+            (("batch", "status"), False),
+            (("studio", "kind", "created_at"), False),
+        )
+
+
 class MigrationHistory(BaseModel):
     """Names of the schema migrations already applied to this database."""
 
@@ -460,4 +530,5 @@ ALL_MODELS = [
     AuditTally,
     ConsentSelection,
     ConsentSending,
+    OutboxMessage,
 ]

@@ -28,6 +28,7 @@ from . import (
     m0009_smart_reachable_index,
     m0010_audit_tally,
     m0011_consent_text_append_only,
+    m0012_mail_outbox,
 )
 
 # (name recorded in migration_history, module). A name never changes once released:
@@ -44,6 +45,7 @@ MIGRATIONS = [
     ("0009_smart_reachable_index", m0009_smart_reachable_index),
     ("0010_audit_tally", m0010_audit_tally),
     ("0011_consent_text_append_only", m0011_consent_text_append_only),
+    ("0012_mail_outbox", m0012_mail_outbox),
 ]
 
 CREATE_MIGRATION_HISTORY = {
