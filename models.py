@@ -449,6 +449,33 @@ class ConsentSending(BaseModel):
         indexes = ((("studio", "created_at"), False),)
 
 
+CLIENT_CHANGE_SOURCES = ("import", "anagrafica")
+
+
+class ClientChange(BaseModel):
+    """One change to a client's record (e-mail, services, operator, active...): who, when, how.
+
+    Written by the import and by the Anagrafica's client page; the client's Storico
+    shows them beside its consent events. ``old_value``/``new_value`` are as shown to
+    people (e.g. "Fattura SMART, SMART Hub").
+    """
+
+    studio = ForeignKeyField(Studio, on_delete="CASCADE", index=False)  # see (studio, id)
+    client = ForeignKeyField(Client, on_delete="CASCADE", index=False)  # see (client, id)
+    actor = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    source = CharField(max_length=12, constraints=[Check("source IN ('import', 'anagrafica')")])
+    field = CharField(max_length=40)  # e.g. "email", "services", "operator", "active", "name"
+    old_value = TextField(null=True)
+    new_value = TextField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("client", "id"), False),
+            (("studio", "id"), False),
+        )
+
+
 MAIL_KINDS = (
     "consent_request",  # a sending's request to a client
     "reminder",  # "Promemoria": the same request again, from the grid or the studio's rule
@@ -531,4 +558,5 @@ ALL_MODELS = [
     ConsentSelection,
     ConsentSending,
     OutboxMessage,
+    ClientChange,
 ]

@@ -29,6 +29,7 @@ from . import (
     m0010_audit_tally,
     m0011_consent_text_append_only,
     m0012_mail_outbox,
+    m0013_client_change,
 )
 
 # (name recorded in migration_history, module). A name never changes once released:
@@ -46,6 +47,7 @@ MIGRATIONS = [
     ("0010_audit_tally", m0010_audit_tally),
     ("0011_consent_text_append_only", m0011_consent_text_append_only),
     ("0012_mail_outbox", m0012_mail_outbox),
+    ("0013_client_change", m0013_client_change),
 ]
 
 CREATE_MIGRATION_HISTORY = {
