@@ -174,9 +174,8 @@ def test_a_template_error_keeps_the_message_for_a_retry(mail_app, smtp_server, m
 
 
 def test_wake_in_immediate_mode_delivers_a_confirmed_sending(mail_app, smtp_server, immediate_queue):
-    from test_mail_outbox import GRID, SEND_URL, confirmed_form
-
     from conftest import login_as
+    from test_mail_outbox import GRID, SEND_URL, confirmed_form
 
     admin = login_as(mail_app, "admin")
     admin.post(SEND_URL, data=confirmed_form(admin), headers=GRID)
