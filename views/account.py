@@ -103,13 +103,9 @@ def password():
         errors["current_password"] = "La password attuale non è corretta."
         throttle.password_failed()
         audit.record_safely("password_change_failed")
-    problem = accounts.password_problem(new, current_user.username) if new else (
-        "Inserisci la nuova password."
-    )
-    if problem:
-        errors["new_password"] = problem
-    elif new != repeat:
-        errors["repeat_password"] = "Le due password non coincidono."
+    new_problems = accounts.new_password_problems(new, repeat, current_user.username)
+    if new_problems:
+        errors.update(new_problems)
     elif new == current:
         errors["new_password"] = "La nuova password deve essere diversa da quella attuale."
     if errors:
