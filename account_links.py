@@ -38,6 +38,8 @@ VALIDITY = {
     INVITATION: dt.timedelta(days=7),
     PASSWORD_RESET: dt.timedelta(hours=1),
 }
+# How the Registro attività names each kind of link.
+LINK_NAMES = {INVITATION: "invito", PASSWORD_RESET: "password dimenticata"}
 # The page each kind of link opens (views/password.py routes both to one view).
 LINK_ENDPOINT = "password.set_password"
 DEFAULT_PORTAL_URL = "http://127.0.0.1:8000"
