@@ -22,16 +22,10 @@ import hashlib
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from peewee import JOIN, Case, Value, fn
+from peewee import JOIN, Case, fn
 
-from models import (
-    ROLE_CLIENT,
-    Client,
-    OutboxMessage,
-    User,
-    utcnow,
-    write_transaction,
-)
+import mail
+from models import ROLE_CLIENT, Client, OutboxMessage, User, utcnow
 
 INVITATION, PASSWORD_RESET = "invitation", "password_reset"
 VALIDITY = {
@@ -40,8 +34,8 @@ VALIDITY = {
 }
 # How the Registro attività names each kind of link.
 LINK_NAMES = {INVITATION: "invito", PASSWORD_RESET: "password dimenticata"}
-# The page each kind of link opens (views/password.py routes both to one view).
-LINK_ENDPOINT = "password.set_password"
+# The page each kind of link opens (views/password.py).
+LINK_ENDPOINTS = {INVITATION: "password.invitation", PASSWORD_RESET: "password.reset"}
 DEFAULT_PORTAL_URL = "http://127.0.0.1:8000"
 
 # At most this many reset mails per account an hour: whoever keeps asking for one in
@@ -80,23 +74,18 @@ def _address_of_user():
 # --- writing the messages -------------------------------------------------------------
 
 
-def _enqueue(user: User, kind: str) -> OutboxMessage | None:
+def _enqueue(user: User, kind: str) -> int | None:
     address = account_address(user)
     if not address:
         return None
-    now = utcnow()
-    with write_transaction():
-        return OutboxMessage.create(
-            studio=user.studio_id, kind=kind, recipient=address, client=user.client_id,
-            user=user.id, created_at=now, next_attempt_at=now,
-        )
+    return mail.enqueue(kind, address, studio=user.studio_id, client=user.client_id, user=user.id)
 
 
-def invite(user: User) -> OutboxMessage | None:
-    """Queue the invitation to set his password to ``user``; None if he has no address.
+def invite(user: User) -> int | None:
+    """Queue the invitation to set his password to ``user``; return the message's id, None if he has no address.
 
-    Written in the caller's transaction: it goes only if that commits. The caller wakes
-    the mail worker after the commit.
+    Written in the caller's transaction: it goes only if that commits. The caller calls
+    ``mail.wake()`` after the commit.
     """
     return _enqueue(user, INVITATION)
 
@@ -107,27 +96,18 @@ def invite_users(studio_id: int, user_ids) -> int:
     ``user_ids`` is a list or a subquery selecting ``User.id``; one INSERT … SELECT,
     whatever their number. Returns how many messages were queued.
     """
-    now = utcnow()
     address = _address_of_user()
     rows = (
-        User.select(
-            User.studio, Value(INVITATION), address, User.client, User.id, Value(now), Value(now)
-        )
+        User.select(address, User.client, User.id)
         .join(Client, JOIN.LEFT_OUTER, on=(User.client == Client.id))
         .where((User.studio == studio_id) & User.id.in_(user_ids) & address.is_null(False)
                & (address != ""))
     )
-    with write_transaction():
-        return OutboxMessage.insert_from(
-            rows,
-            [OutboxMessage.studio, OutboxMessage.kind, OutboxMessage.recipient,
-             OutboxMessage.client, OutboxMessage.user, OutboxMessage.created_at,
-             OutboxMessage.next_attempt_at],
-        ).as_rowcount().execute()
+    return mail.enqueue_from(INVITATION, rows, studio=studio_id)
 
 
-def send_reset(user: User) -> OutboxMessage | None:
-    """Queue a "Password dimenticata?" link to ``user``; None if he has no address or had enough.
+def send_reset(user: User) -> int | None:
+    """Queue a "Password dimenticata?" link to ``user``; return the message's id, None if he has no address or had enough.
 
     Past ``RESETS_PER_ACCOUNT_PER_HOUR`` mails in the last hour nothing more is queued:
     the links already sent are still good.
@@ -203,7 +183,7 @@ def link_url(message: OutboxMessage) -> str:
 def link_path(kind: str, token: str) -> str:
     """The path of the page a link opens (no request needed: the worker builds it too)."""
     adapter = current_app.url_map.bind("localhost")
-    return adapter.build(LINK_ENDPOINT, {"kind": kind, "token": token})
+    return adapter.build(LINK_ENDPOINTS[kind], {"token": token})
 
 
 def portal_url() -> str:

@@ -97,12 +97,20 @@ def _set_password_page(kind, token, user, status=200, errors=None):
     ), status
 
 
-@bp.route("/invito/<token>", methods=["GET", "POST"],
-          defaults={"kind": account_links.INVITATION})
-@bp.route("/nuova-password/<token>", methods=["GET", "POST"],
-          defaults={"kind": account_links.PASSWORD_RESET})
+@bp.route("/invito/<token>", methods=["GET", "POST"])
 @public
-def set_password(kind, token):
+def invitation(token):
+    return _set_password(account_links.INVITATION, token)
+
+
+@bp.route("/nuova-password/<token>", methods=["GET", "POST"])
+@public
+def reset(token):
+    return _set_password(account_links.PASSWORD_RESET, token)
+
+
+def _set_password(kind: str, token: str):
+    """Show the link's form, or set the password it was sent for and log its user in."""
     try:
         user = _link_user(kind, token)
     except account_links.LinkRefused as refused:
