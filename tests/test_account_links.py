@@ -542,3 +542,48 @@ def test_a_bad_address_or_password_changes_nothing(app, db, data, field, message
 
 def test_clients_have_no_address_page(app):
     assert login_as(app, "pink").get(EMAIL_PAGE).status_code == 403
+
+
+# --- the mail itself, through a real SMTP server -----------------------------------------
+
+
+def link_in(text):
+    return next(word for word in text.split() if "/nuova-password/" in word or "/invito/" in word)
+
+
+def test_the_reset_mail_carries_a_link_that_works(mail_app, smtp_server, immediate_queue, db):
+    give_address("operatore1", "marco@studio.example")
+    ask(mail_app.test_client(), "operatore1")
+    [received] = smtp_server.messages
+    assert received.to == "marco@studio.example"
+    assert "nuova password" in received.message["Subject"]
+    text, html = received.part("text/plain"), received.part("text/html")
+    link = link_in(text)
+    assert link.startswith("http://127.0.0.1:8000/nuova-password/")
+    assert f'href="{link}"' in html and "vale un'ora" in text
+    browser = mail_app.test_client()
+    assert set_password(browser, urlsplit(link).path).status_code == 302
+    assert can_log_in(mail_app, "operatore1", NEW_PASSWORD)
+    [message] = outbox("password_reset")
+    assert message.status == "sent"
+
+
+def test_an_invited_operator_gets_his_username_and_link(mail_app, smtp_server, immediate_queue, db):
+    login_as(mail_app, "admin").post(OPERATORS, data={
+        "username": "luca.nuovo", "display_name": "Luca Nuovo", "email": "luca@studio.example"})
+    [received] = smtp_server.messages
+    text = received.part("text/plain")
+    assert received.to == "luca@studio.example" and "luca.nuovo" in text and "7 giorni" in text
+    path = urlsplit(link_in(text)).path
+    assert path.startswith("/invito/")
+    assert set_password(mail_app.test_client(), path).status_code == 302
+    assert can_log_in(mail_app, "luca.nuovo", NEW_PASSWORD)
+
+
+def test_no_mail_when_the_action_rolls_back(app, db):
+    give_address("operatore1", "marco@studio.example")
+    with app.app_context(), pytest.raises(RuntimeError):
+        with models.write_transaction():
+            account_links.invite(user("operatore1"))
+            raise RuntimeError("the action failed")
+    assert outbox() == []
