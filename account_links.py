@@ -22,7 +22,7 @@ import hashlib
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from peewee import JOIN, Case, fn
+from peewee import JOIN, fn
 
 import mail
 from models import ROLE_CLIENT, Client, OutboxMessage, User, utcnow
@@ -125,21 +125,19 @@ def accounts_named_by(identifier: str) -> list[User]:
     """The active accounts a "Password dimenticata?" request names: by username, or by address.
 
     An address may be an account's own or, for a client user, his client's; it is
-    compared without regard to case.
+    compared without regard to case. A deactivated client's user is nobody's.
     """
     text = (identifier or "").strip()
     if not text or len(text) > 254:
         return []
-    if "@" not in text:
-        user = User.get_or_none((User.username == User.normalize_username(text)) & User.active)
-        return [user] if user is not None else []
-    address = _address_of_user()
-    client_active = Case(None, [(Client.id.is_null(), True)], Client.active)
+    if "@" in text:
+        named = fn.LOWER(_address_of_user()) == text.lower()
+    else:
+        named = User.username == User.normalize_username(text)
     return list(
         User.select(User)
         .join(Client, JOIN.LEFT_OUTER, on=(User.client == Client.id))
-        .where(User.active & (client_active == True)  # noqa: E712 — SQL, not Python
-               & (fn.LOWER(address) == text.lower()))
+        .where(named & User.active & (Client.id.is_null() | Client.active))
         .order_by(User.id)
         .limit(MAX_ACCOUNTS_PER_ADDRESS)
     )

@@ -587,3 +587,13 @@ def test_no_mail_when_the_action_rolls_back(app, db):
             account_links.invite(user("operatore1"))
             raise RuntimeError("the action failed")
     assert outbox() == []
+
+
+def test_a_deactivated_clients_user_gets_no_reset_and_no_link(app, db):
+    pink = user("pink")
+    path = link_for(app, "pink", account_links.INVITATION)
+    models.Client.update(active=False).where(models.Client.id == pink.client_id).execute()
+    for identifier in ("pink", account_links.account_address(pink)):
+        assert SAME_ANSWER in visible_text(parse(ask(app.test_client(), identifier)))
+    assert outbox("password_reset") == []
+    assert app.test_client().get(path).status_code == 410
