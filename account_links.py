@@ -1,16 +1,17 @@
 """Account links: the invitation to set one's password and "Password dimenticata?".
 
 A link is a signed token (itsdangerous, the app's SECRET_KEY, a salt per kind) naming
-the user, when the link was issued, and a fingerprint of the user's password hash as it
-was then. The link is single use because setting a password changes the hash: the link
-just followed, and every other outstanding one, stops matching. It expires
+the user, when the link was issued, and a fingerprint of the user's password hash when
+the link was made. The link is single use because setting a password changes the hash:
+the link just followed, and every other outstanding one, stops matching. It expires
 ``VALIDITY[kind]`` after it was issued (an invitation in 7 days, a reset in 1 hour).
 
 The mail carrying a link is an ``OutboxMessage`` of kind 'invitation' or
 'password_reset' written in the caller's transaction (``invite``, ``invite_users``,
 ``send_reset``); the worker renders it later and calls ``link_url(message)``, which
 builds the link from the row alone (its user, kind and ``created_at``, the moment the
-link counts as issued). Any code may write such rows, e.g. set-based with INSERT …
+link counts as issued). A mail still queued when its user sets a password is made
+after, with the new hash: it carries a good link, to the same mailbox, until it expires. Any code may write such rows, e.g. set-based with INSERT …
 SELECT: studio, kind, recipient, client, user and created_at are all a link needs.
 """
 
@@ -36,7 +37,6 @@ VALIDITY = {
 LINK_NAMES = {INVITATION: "invito", PASSWORD_RESET: "password dimenticata"}
 # The page each kind of link opens (views/password.py).
 LINK_ENDPOINTS = {INVITATION: "password.invitation", PASSWORD_RESET: "password.reset"}
-DEFAULT_PORTAL_URL = "http://127.0.0.1:8000"
 
 # At most this many reset mails per account an hour: whoever keeps asking for one in
 # someone else's name cannot fill his mailbox, and the owner still has a valid link.
@@ -175,17 +175,13 @@ def link_url(message: OutboxMessage) -> str:
         raise ValueError(f"message {message.id} carries no account link")
     user = User.get_by_id(message.user_id)
     token = make_token(user, message.kind, message.created_at)
-    return portal_url() + link_path(message.kind, token)
+    return mail.portal_url() + link_path(message.kind, token)
 
 
 def link_path(kind: str, token: str) -> str:
     """The path of the page a link opens (no request needed: the worker builds it too)."""
     adapter = current_app.url_map.bind("localhost")
     return adapter.build(LINK_ENDPOINTS[kind], {"token": token})
-
-
-def portal_url() -> str:
-    return (current_app.config.get("PORTAL_URL") or DEFAULT_PORTAL_URL).rstrip("/")
 
 
 def user_of_link(kind: str, token: str) -> User:
