@@ -597,3 +597,27 @@ def test_a_deactivated_clients_user_gets_no_reset_and_no_link(app, db):
         assert SAME_ANSWER in visible_text(parse(ask(app.test_client(), identifier)))
     assert outbox("password_reset") == []
     assert app.test_client().get(path).status_code == 410
+
+
+def test_two_uses_of_one_link_at_once_set_one_password(app, db):
+    """The link is checked again under the write lock: of two racing uses, one wins."""
+    import threading
+
+    give_address("operatore1", "marco@studio.example")
+    path = link_for(app, "operatore1")
+    start, answers = threading.Barrier(2), []
+
+    def use(password):
+        browser = app.test_client()
+        start.wait()
+        answers.append((set_password(browser, path, password).status_code, password))
+
+    racers = [threading.Thread(target=use, args=(f"password-del-corridore-{n}",)) for n in (1, 2)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(timeout=30)
+    assert sorted(code for code, _ in answers) == [302, 410]
+    [winner] = [password for code, password in answers if code == 302]
+    assert can_log_in(app, "operatore1", winner)
+    assert len(audit_kinds("password_set_by_link")) == 1
