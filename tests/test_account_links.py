@@ -4,6 +4,7 @@ answer for every account, throttling, the audit trail, operators invited, the CL
 import datetime as dt
 import json
 import statistics
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -601,8 +602,6 @@ def test_a_deactivated_clients_user_gets_no_reset_and_no_link(app, db):
 
 def test_two_uses_of_one_link_at_once_set_one_password(app, db):
     """The link is checked again under the write lock: of two racing uses, one wins."""
-    import threading
-
     give_address("operatore1", "marco@studio.example")
     path = link_for(app, "operatore1")
     start, answers = threading.Barrier(2), []
