@@ -44,6 +44,7 @@ from views import (
     home,
     htmx,
     operators,
+    password,
     public,
     redirect_to_login,
     settings,
@@ -55,8 +56,8 @@ csrf = CSRFProtect()
 login_manager = LoginManager()
 
 # Every blueprint of the portal (views/), registered in this order.
-BLUEPRINT_MODULES = (auth, home, account, smart, consents, operators, settings, activity,
-                     client_area)
+BLUEPRINT_MODULES = (auth, password, home, account, smart, consents, operators, settings,
+                     activity, client_area)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -404,6 +405,10 @@ def _init_error_pages(app: Flask) -> None:
             return auth.throttled_login()
         if request.endpoint == "account.password":
             return account.throttled_password_change()
+        if request.endpoint == "account.email":
+            return account.throttled_email_change()
+        if request.endpoint == "password.forgot":
+            return password.throttled_request()
         return error_response(429)
 
     @app.errorhandler(BadHost)
@@ -508,23 +513,47 @@ def _register_cli(app: Flask) -> None:
     @click.option("--name", "display_name", required=True, help="Nome visualizzato.")
     @click.option("--role", type=click.Choice(["admin", "operator"]), default="admin",
                   show_default=True)
-    @click.password_option(prompt="Password", confirmation_prompt="Ripeti la password")
-    def create_user_command(studio_code, username, display_name, role, password):
-        """Create a real admin or operator account; the password is asked, never defaulted."""
+    @click.option("--email", default=None, help="Indirizzo e-mail dell'utente.")
+    @click.option("--invite", is_flag=True,
+                  help="Nessuna password: invia all'indirizzo (--email) il link per sceglierla.")
+    def create_user_command(studio_code, username, display_name, role, email, invite):
+        """Create a real admin or operator account: the password is asked, or chosen by him from an invitation."""
+        import account_links
+        import addresses
+        import mail
+
+        try:
+            email = addresses.normalize(email)
+        except addresses.BadAddress as problem:
+            raise click.ClickException(str(problem)) from None
+        if invite and not email:
+            raise click.ClickException("Con --invite serve --email: l'invito arriva a quell'indirizzo.")
+        password = None
+        if not invite:
+            password = click.prompt("Password", hide_input=True,
+                                    confirmation_prompt="Ripeti la password")
+            problem = accounts.password_problem(password, username)
+            if problem:
+                raise click.ClickException(problem)
         with models.db.connection_context():
             studio = models.Studio.get_or_none(models.Studio.code == studio_code.strip())
             if studio is None:
                 raise click.ClickException(f"Studio {studio_code!r} inesistente.")
-            problem = accounts.password_problem(password, username)
-            if problem:
-                raise click.ClickException(problem)
             key = models.User.normalize_username(username)
             if not key or models.User.get_or_none(models.User.username == key):
                 raise click.ClickException(f"Nome utente {username!r} non valido o già in uso.")
             with models.write_transaction():
-                accounts.create_user(studio, key, display_name, password, role)
+                user = accounts.create_user(studio, key, display_name, password, role, email=email)
+                if invite:
+                    account_links.invite(user)
+                    audit.record("invitation_sent", actor=None, studio_id=studio.id,
+                                 user=key, address=email)
+            if invite:
+                mail.wake()
         click.echo(f"Creato l'utente {key} ({role}) nello studio {studio.code}.")
-
+        if invite:
+            click.echo(f"Invito in coda per {email}: il link per scegliere la password vale "
+                       "7 giorni (il worker di posta lo consegna).")
 
 
 def _register_security_log_command(app: Flask) -> None:

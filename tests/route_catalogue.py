@@ -39,6 +39,7 @@ PATH_ARGUMENTS = {
     "event_id": "event",
     "request_id": "event",
     "field": "setting_field",  # an option of Configurazioni varie (studio-wide, no id)
+    "token": "link_token",  # an account link's signed token (account_links.py)
 }
 
 # State-changing routes called by other servers, not browsers: no session cookie rides
@@ -126,6 +127,8 @@ def victim_objects() -> dict[str, object]:
         "service_code": service.code,
         "event": event.id,
         "setting_field": "smart_access",
+        # a bearer link names its user by signature: an attacker can only forge one
+        "link_token": "WzEsImZvcmdlZCJd.forged-signature",
     }
 
 
@@ -199,6 +202,17 @@ OBJECT_ROUTES = {
                     "(test_smart_handoff.py)",
     },
     "consents.history": {},
+    "operators.invite": {},
+    "password.invitation": {
+        "own_studio": True,
+        "no_owner": "a bearer link: whoever holds it sets the password once; forged, spent and "
+                    "expired links are refused (test_account_links.py)",
+    },
+    "password.reset": {
+        "own_studio": True,
+        "no_owner": "a bearer link: whoever holds it sets the password once; forged, spent and "
+                    "expired links are refused (test_account_links.py)",
+    },
     "consents.select": {"fields": {"cliente": "client"}, "extra": {"azione": "aggiungi"}},
 }
 
@@ -207,6 +221,7 @@ NOT_OBJECT_FIELDS = {
     "q", "pagina", "per_pagina", "mostra", "attivo", "azione", "next", "username",
     "password", "display_name", "repeat_password", "current_password", "new_password",
     "tipo", "enabled", "url", "token", "codice", "utente", "esito",
+    "identificativo", "email",  # "Password dimenticata?", one's own address
     # the consent grid's query string and the client's answers
     "op", "stato_richiesta", "stato_risposta", "ordina", "risposta", "autorizzo", "modo",
 }
