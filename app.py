@@ -35,6 +35,7 @@ from views import (
     activity,
     auth,
     client_area,
+    clients_import,
     consents,
     enforce_access_policy,
     home,
@@ -52,7 +53,7 @@ login_manager = LoginManager()
 
 # Every blueprint of the portal (views/), registered in this order.
 BLUEPRINT_MODULES = (auth, home, account, smart, consents, operators, settings, activity,
-                     client_area)
+                     client_area, clients_import)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
