@@ -110,6 +110,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         ]
     )
     app.jinja_env.filters["datetime_it"] = italian.format_datetime
+    app.jinja_env.filters["number_it"] = italian.format_number
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 

@@ -47,6 +47,7 @@ KINDS = {
     "operator_disabled": "Operatore disabilitato",
     "operator_rights_changed": "Diritti dell'operatore modificati",
     "operator_clients_changed": "Clienti dell'operatore modificati",
+    "clients_imported": "Clienti importati da file",
 }
 
 _FORBIDDEN_KEYS = ("password", "token", "secret", "csrf")
@@ -203,6 +204,12 @@ DETAIL_LABELS = {
     "old": "prima",
     "new": "dopo",
     "target_studio": "studio bersaglio",
+    "file": "file",
+    "created": "nuovi",
+    "changed": "modificati",
+    "unchanged": "invariati",
+    "refused": "scartati",
+    "invited": "inviti",
 }
 
 
