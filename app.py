@@ -480,6 +480,28 @@ def _register_cli(app: Flask) -> None:
                 accounts.create_user(studio, key, display_name, password, role)
         click.echo(f"Creato l'utente {key} ({role}) nello studio {studio.code}.")
 
+    @app.cli.command("import-clients")
+    @click.option("--studio", "studio_code", required=True, help="Codice dello studio.")
+    @click.argument("file", type=click.File("rb"))
+    @click.option("--dry-run", is_flag=True, help="Solo il controllo: non cambia nulla.")
+    @click.option("--invite", is_flag=True, help="Invia l'invito ai nuovi clienti con e-mail.")
+    def import_clients_command(studio_code, file, dry_run, invite):
+        """Import a studio's client list from a CSV or XLSX file, printing the check's report."""
+        import client_import
+
+        data = file.read(client_import.MAX_FILE_BYTES + 1)
+        with models.db.connection_context():
+            studio = models.Studio.get_or_none(models.Studio.code == studio_code.strip().upper())
+            if studio is None:
+                raise click.ClickException(f"Studio {studio_code!r} inesistente.")
+            try:
+                table = client_import.read_file(data, file.name)
+                outcome = client_import.apply(studio.id, table, None, invite=invite,
+                                              dry_run=dry_run, filename=os.path.basename(file.name))
+            except (client_import.BadFile, client_import.ImportConflict) as problem:
+                raise click.ClickException(str(problem)) from problem
+        click.echo(client_import.report_text(outcome, dry_run))
+
 
 
 def _register_security_log_command(app: Flask) -> None:

@@ -677,3 +677,15 @@ def _queue_invitations(studio_id: int, client_ids: list[int], now) -> int:
             OutboxMessage.client, OutboxMessage.user, OutboxMessage.created_at,
             OutboxMessage.next_attempt_at]).as_rowcount().execute()
     return queued
+
+
+def report_text(outcome: Outcome, dry_run: bool = False) -> str:
+    """The report as the command line prints it: the counts, then each refused row."""
+    summary = outcome.plan.summary()
+    lines = [("Controllo (nulla è stato cambiato): " if dry_run else "Importazione: ")
+             + f"{_fmt(summary['new'])} nuovi, {_fmt(summary['changed'])} modificati, "
+             f"{_fmt(summary['unchanged'])} invariati, {_fmt(summary['refused'])} righe scartate."]
+    if outcome.invited:
+        lines.append(f"Inviti in partenza: {_fmt(outcome.invited)}.")
+    lines.extend(f"Riga {row.line}: {row.reason}" for row in outcome.plan.refused)
+    return "\n".join(lines)

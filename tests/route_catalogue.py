@@ -39,6 +39,7 @@ PATH_ARGUMENTS = {
     "event_id": "event",
     "request_id": "event",
     "field": "setting_field",  # an option of Configurazioni varie (studio-wide, no id)
+    "token": "import_token",  # an uploaded client file (import_uploads.py)
 }
 
 # State-changing routes called by other servers, not browsers: no session cookie rides
@@ -126,6 +127,8 @@ def victim_objects() -> dict[str, object]:
         "service_code": service.code,
         "event": event.id,
         "setting_field": "smart_access",
+        # Uploads live in the instance folder, not in the database: a token of nobody's.
+        "import_token": "A" * 43,
     }
 
 
@@ -200,6 +203,10 @@ OBJECT_ROUTES = {
     },
     "consents.history": {},
     "consents.select": {"fields": {"cliente": "client"}, "extra": {"azione": "aggiungi"}},
+    **{f"clients_import.{name}": {
+        "no_owner": "an upload is a folder under instance/ made by a test: its owner's access "
+                    "and everyone else's refusal are in test_client_import_views.py"}
+       for name in ("job", "progress", "run", "confirm", "refused")},
 }
 
 # Fields read by views that name no object (a search text, a flag, a page number...).
@@ -209,6 +216,8 @@ NOT_OBJECT_FIELDS = {
     "tipo", "enabled", "url", "token", "codice", "utente", "esito",
     # the consent grid's query string and the client's answers
     "op", "stato_richiesta", "stato_risposta", "ordina", "risposta", "autorizzo", "modo",
+    # the client import: the uploaded file, "Invia l'invito ai nuovi clienti"
+    "file", "invita",
 }
 
 
