@@ -31,7 +31,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from peewee import Case, IntegrityError, Value
+from peewee import Case, IntegrityError, OperationalError, Value
 from stdnum.exceptions import ValidationError
 from stdnum.it import codicefiscale, iva
 
@@ -60,8 +60,8 @@ from models import (
     OperatorClient,
     OutboxMessage,
     SmartService,
-    Studio,
     User,
+    db,
     is_sqlite,
     utcnow,
     write_transaction,
@@ -519,10 +519,20 @@ def _unusable_password_hash() -> str:
     return accounts.hash_password(secrets.token_urlsafe(32))
 
 
+# PostgreSQL advisory locks of the import are (IMPORT_LOCK_SPACE, studio id).
+IMPORT_LOCK_SPACE = 16
+
+
 def _lock_studio(studio_id: int) -> None:
-    """Serialize imports of one studio (SQLite's BEGIN IMMEDIATE already serializes every writer)."""
+    """Serialize imports of one studio until the transaction ends.
+
+    On PostgreSQL an advisory lock, not a lock on the studio's row: a sending, which
+    references the studio row from its events, must not wait behind an import (it
+    would hold its own row locks meanwhile, and the two deadlock). SQLite's BEGIN
+    IMMEDIATE already serializes every writer.
+    """
     if not is_sqlite():
-        Studio.select(Studio.id).where(Studio.id == studio_id).for_update().execute()
+        db.execute_sql("SELECT pg_advisory_xact_lock(%s, %s)", (IMPORT_LOCK_SPACE, studio_id))
 
 
 @dataclass
@@ -550,22 +560,38 @@ def apply(studio_id: int, table: Table, actor: User | None, invite: bool = False
     rows, refused = validate(studio_id, table, progress)
     if dry_run:
         return Outcome(plan(studio_id, table, rows, refused), 0)
-    try:
-        with write_transaction():
-            _lock_studio(studio_id)
-            result = plan(studio_id, table, rows, refused)
-            if progress:
-                progress("scrittura", 0, result.valid)
-            invited = _write(studio_id, result, actor, invite)
-            audit.record("clients_imported", actor=actor, studio_id=studio_id,
-                         username=None if actor else COMMAND_LINE, file=filename[:200],
-                         created=len(result.new), changed=len(result.changed),
-                         unchanged=result.unchanged, refused=len(result.refused),
-                         invited=invited)
-    except IntegrityError as error:
-        raise ImportConflict("Un altro utente ha modificato i clienti o gli account durante "
-                             "l'importazione: nulla è stato cambiato. Riprova.") from error
-    return Outcome(result, invited)
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            with write_transaction():
+                _lock_studio(studio_id)
+                result = plan(studio_id, table, rows, refused)
+                if progress:
+                    progress("scrittura", 0, result.valid)
+                invited = _write(studio_id, result, actor, invite)
+                audit.record("clients_imported", actor=actor, studio_id=studio_id,
+                             username=None if actor else COMMAND_LINE, file=filename[:200],
+                             created=len(result.new), changed=len(result.changed),
+                             unchanged=result.unchanged, refused=len(result.refused),
+                             invited=invited)
+            return Outcome(result, invited)
+        except IntegrityError as error:
+            raise ImportConflict(CONFLICT_MESSAGE) from error
+        except OperationalError as error:
+            # PostgreSQL chose this transaction to end a deadlock with a concurrent writer
+            # (a sending updating the same tallies): it was rolled back whole, so run it again.
+            if not _is_deadlock(error) or attempt == DEADLOCK_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+DEADLOCK_ATTEMPTS = 3
+CONFLICT_MESSAGE = ("Un altro utente ha modificato i clienti o gli account durante "
+                    "l'importazione: nulla è stato cambiato. Riprova.")
+
+
+def _is_deadlock(error: OperationalError) -> bool:
+    causes = (*error.args[:1], error.__context__)  # peewee wraps the driver's error
+    return any(getattr(cause, "pgcode", None) in ("40P01", "40001") for cause in causes)
 
 
 def _write(studio_id: int, result: Plan, actor: User | None, invite: bool) -> int:
