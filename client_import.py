@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import secrets
 import zipfile
 from collections import defaultdict
@@ -276,6 +277,9 @@ class Plan:
                 "refused": len(self.refused), "valid": self.valid}
 
 
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 class RowProblem(ValueError):
     """The row cannot be imported; ``str()`` is the reason shown with its line."""
 
@@ -284,7 +288,7 @@ def _limited(column: str, value: str) -> str:
     limit = FIELD_LIMITS[column]
     if len(value) > limit:
         raise RowProblem(f"«{column}» supera i {_fmt(limit)} caratteri (ne ha {_fmt(len(value))}).")
-    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in value):
+    if CONTROL_CHARACTERS.search(value):
         raise RowProblem(f"«{column}» contiene caratteri di controllo.")
     return value
 
