@@ -74,7 +74,7 @@ FIELD_LIMITS = {CODE: 40, NAME: 200, TAX_CODE: 16, VAT_NUMBER: 13, EMAIL: addres
                 SERVICES: 1000, OPERATOR: 1000}
 # How many refused rows the report page lists; all of them are in the download.
 REFUSED_SHOWN = 200
-CHUNK = 500  # rows per bulk statement (well under SQLite's bound-variable limit)
+CHUNK = 4000  # rows per bulk statement: 8 columns stay under SQLite's 32,766 bound variables
 PROGRESS_EVERY = 5000  # rows between two progress reports
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
@@ -621,23 +621,51 @@ def _write(studio_id: int, result: Plan, actor: User | None, invite: bool) -> in
         for chunk in _chunks(client_ids):
             OperatorClient.delete().where((OperatorClient.operator == operator_id)
                                           & OperatorClient.client.in_(chunk)).execute()
-    for chunk in _chunks(service_rows):
-        ClientService.insert_many([(c, s, now) for c, s in chunk], fields=[
-            ClientService.client, ClientService.service, ClientService.activated_at]).execute()
-    for chunk in _chunks(operator_rows):
-        OperatorClient.insert_many(chunk, fields=[OperatorClient.client,
-                                                  OperatorClient.operator]).execute()
+    _insert_rows([ClientService.client, ClientService.service, ClientService.activated_at],
+                 [(client, service, now) for client, service in service_rows])
+    _insert_rows([OperatorClient.client, OperatorClient.operator], operator_rows)
     _record_changes(studio_id, result, actor, now)
     _create_client_users(studio_id, result.new, new_ids, now)
     return _queue_invitations(studio_id, list(new_ids.values()), now) if invite else 0
 
 
+def _insert_rows(fields: list, rows: list[tuple]) -> None:
+    """INSERT ``rows`` into the fields' table, one multi-row statement per chunk.
+
+    The statement is written here rather than by peewee's insert_many, which builds the
+    SQL of each value in Python (a third of the whole import at 100,000 rows); the values
+    still go through each field's db_value, as peewee would send them.
+    """
+    if not rows:
+        return
+    model = fields[0].model
+    # The fields left out get their model's default, as insert_many gives them.
+    given = {field.name for field in fields}  # by name: a field's == builds an expression
+    defaults = [field for field in model._meta.sorted_fields
+                if field.name not in given and field.default is not None]
+    default_values = tuple(field.default() if callable(field.default) else field.default
+                           for field in defaults)
+    fields = [*fields, *defaults]
+    table = _quoted(model._meta.table_name)
+    columns = ", ".join(_quoted(field.column_name) for field in fields)
+    one_row = "(" + ", ".join([db.param] * len(fields)) + ")"
+    converters = [field.db_value for field in fields]
+    for chunk in _chunks(rows):
+        values = [convert(value) for row in chunk
+                  for convert, value in zip(converters, row + default_values, strict=True)]
+        db.execute_sql(f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([one_row] * len(chunk)),
+                       values)
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'  # an identifier, in both dialects
+
+
 def _insert_new_clients(studio_id: int, rows: list[Row], now) -> dict[str, int]:
     fields = [Client.studio, Client.code, Client.name, Client.tax_code, Client.vat_number,
               Client.email, Client.created_at]
-    for chunk in _chunks(rows):
-        Client.insert_many([(studio_id, row.code, row.name, row.tax_code, row.vat_number,
-                             row.email, now) for row in chunk], fields=fields).execute()
+    _insert_rows(fields, [(studio_id, row.code, row.name, row.tax_code, row.vat_number,
+                           row.email, now) for row in rows])
     ids = {}
     codes = [row.code for row in rows]
     for chunk in _chunks(codes):
@@ -679,8 +707,7 @@ def _record_changes(studio_id: int, result: Plan, actor: User | None, now) -> No
     fields = [ClientChange.studio, ClientChange.client, ClientChange.actor, ClientChange.source,
               ClientChange.field, ClientChange.old_value, ClientChange.new_value,
               ClientChange.created_at]
-    for chunk in _chunks(rows):
-        ClientChange.insert_many(chunk, fields=fields).execute()
+    _insert_rows(fields, rows)
 
 
 def _create_client_users(studio_id: int, rows: list[Row], ids: dict[str, int], now) -> None:
@@ -688,9 +715,8 @@ def _create_client_users(studio_id: int, rows: list[Row], ids: dict[str, int], n
     password_hash = _unusable_password_hash()
     fields = [User.studio, User.username, User.display_name, User.password_hash, User.role,
               User.client, User.created_at]
-    for chunk in _chunks(rows):
-        User.insert_many([(studio_id, row.code.lower(), row.name, password_hash, ROLE_CLIENT,
-                           ids[row.code], now) for row in chunk], fields=fields).execute()
+    _insert_rows(fields, [(studio_id, row.code.lower(), row.name, password_hash, ROLE_CLIENT,
+                           ids[row.code], now) for row in rows])
 
 
 def _queue_invitations(studio_id: int, client_ids: list[int], now) -> int:
