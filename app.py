@@ -33,6 +33,7 @@ from views import (
     PUBLIC,
     account,
     activity,
+    apply_upload_limit,
     auth,
     client_area,
     clients_import,
@@ -45,6 +46,7 @@ from views import (
     redirect_to_login,
     settings,
     smart,
+    too_large_message,
 )
 from views.messages import ERROR_MESSAGES, error_response
 
@@ -116,6 +118,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     models.db.initialize(models.make_database(app.config["DATABASE_URL"]))
     Compress(app)  # first registered, so it runs after every other after_request
+    app.before_request(apply_upload_limit)  # before CSRF's hook reads the body
     csrf.init_app(app)
     htmx.init_app(app)
     _init_login(app)
@@ -379,6 +382,8 @@ def _init_error_pages(app: Flask) -> None:
         if error.code == 403:
             audit.record_refusal_safely("access_denied", method=request.method,
                                         path=request.path, endpoint=request.endpoint)
+        if error.code == 413:
+            return error_response(413, too_large_message())
         return error_response(error.code)
 
     @app.errorhandler(OperationalError)

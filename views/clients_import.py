@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, g, make_response, render_template, request, url_for
 from flask_login import current_user
-from werkzeug.exceptions import RequestEntityTooLarge
 
 import client_file
 import client_import
 import import_uploads
-from views import allow, is_htmx, redirect_to_url, render_page_or_fragment
+from views import accepts_upload, allow, is_htmx, redirect_to_url, render_page_or_fragment
 
 bp = Blueprint("clients_import", __name__, url_prefix="/area-personale/clienti/importa")
 
@@ -40,21 +39,19 @@ def upload():
     return _upload_form()
 
 
+TOO_BIG = f"Il file è troppo grande: al massimo {client_import.MAX_FILE_BYTES // (1024 * 1024)} MB."
+
+
 @bp.post("")
 @allow("admin")
+@accepts_upload(client_import.MAX_FILE_BYTES + ENVELOPE_BYTES, TOO_BIG)
 def upload_file():
-    request.max_content_length = client_import.MAX_FILE_BYTES + ENVELOPE_BYTES
-    too_big = (f"Il file è troppo grande: al massimo "
-               f"{client_import.MAX_FILE_BYTES // (1024 * 1024)} MB.")
-    try:
-        file = request.files.get("file")
-    except RequestEntityTooLarge:
-        return _upload_form(too_big, 413)
+    file = request.files.get("file")
     if file is None or not file.filename:
         return _upload_form("Scegli il file da importare.", 422)
     data = file.read(client_import.MAX_FILE_BYTES + 1)
     if len(data) > client_import.MAX_FILE_BYTES:
-        return _upload_form(too_big, 413)
+        return _upload_form(TOO_BIG, 413)
     if not data:
         return _upload_form("Il file è vuoto.", 422)
     saved = import_uploads.save(current_app.instance_path, current_user.studio_id,
