@@ -27,6 +27,7 @@ import accounts
 import models
 from bench import budgets, report
 from bench.data import ROOT, Backend, build_studio, use
+from bench.importing import measure_import
 from bench.load import measure_http
 from bench.measure import measure_bytes, measure_floors, measure_pages, measure_send
 
@@ -60,6 +61,8 @@ def run_backend(pg_url: str | None, sizes: list[int], reps: int, send_reps: int,
                     result["http"] = measure_http(studio, http_seconds)
                 print("  invio a tutti...", flush=True)
                 result["send"] = measure_send(backend, studio, send_reps)
+                print(f"  importazione di {size:,} clienti da file...", flush=True)
+                result["import"] = measure_import(backend, studio)
             models.db.close_all()
             run["studios"][str(size)] = result
     finally:
