@@ -39,7 +39,8 @@ PATH_ARGUMENTS = {
     "event_id": "event",
     "request_id": "event",
     "field": "setting_field",  # an option of Configurazioni varie (studio-wide, no id)
-    "token": "import_token",  # an uploaded client file (import_uploads.py)
+    "token": "link_token",  # an account link's signed token (account_links.py)
+    "upload_token": "import_token",  # an uploaded client file (import_uploads.py)
 }
 
 # State-changing routes called by other servers, not browsers: no session cookie rides
@@ -129,6 +130,8 @@ def victim_objects() -> dict[str, object]:
         "setting_field": "smart_access",
         # Uploads live in the instance folder, not in the database: a token of nobody's.
         "import_token": "A" * 43,
+        # a bearer link names its user by signature: an attacker can only forge one
+        "link_token": "WzEsImZvcmdlZCJd.forged-signature",
     }
 
 
@@ -202,6 +205,17 @@ OBJECT_ROUTES = {
                     "(test_smart_handoff.py)",
     },
     "consents.history": {},
+    "operators.invite": {},
+    "password.invitation": {
+        "own_studio": True,
+        "no_owner": "a bearer link: whoever holds it sets the password once; forged, spent and "
+                    "expired links are refused (test_account_links.py)",
+    },
+    "password.reset": {
+        "own_studio": True,
+        "no_owner": "a bearer link: whoever holds it sets the password once; forged, spent and "
+                    "expired links are refused (test_account_links.py)",
+    },
     "consents.select": {"fields": {"cliente": "client"}, "extra": {"azione": "aggiungi"}},
     **{f"clients_import.{name}": {
         "no_owner": "an upload is a folder under instance/ made by a test: its owner's access "
@@ -214,6 +228,7 @@ NOT_OBJECT_FIELDS = {
     "q", "pagina", "per_pagina", "mostra", "attivo", "azione", "next", "username",
     "password", "display_name", "repeat_password", "current_password", "new_password",
     "tipo", "enabled", "url", "token", "codice", "utente", "esito",
+    "identificativo", "email",  # "Password dimenticata?", one's own address
     # the consent grid's query string and the client's answers
     "op", "stato_richiesta", "stato_risposta", "ordina", "risposta", "autorizzo", "modo",
     # the client import: the uploaded file, "Invia l'invito ai nuovi clienti"

@@ -29,16 +29,13 @@ def test_admin_manages_operators_in_place(browser_login, live_server):
     expect(page.get_by_role("status")).to_contain_text("Operatore operatore2 disabilitato")
     page.get_by_label("Nome utente").fill("x")
     page.get_by_label("Nome e cognome").fill("Luca Nuovo")
-    page.get_by_label("Password iniziale").fill("password-lunga-1")
-    page.get_by_label("Ripeti la password").fill("password-lunga-1")
+    page.get_by_label("E-mail").fill("luca@studio.example")
     page.get_by_role("button", name="Crea operatore").click()
     expect(page.locator("#op-username-error")).to_contain_text("Il nome utente deve avere da 3 a 80")
     expect(page.get_by_label("Nome utente")).to_be_focused()  # the first field to correct
     page.get_by_label("Nome utente").fill("luca.nuovo")
-    page.get_by_label("Password iniziale").fill("password-lunga-1")
-    page.get_by_label("Ripeti la password").fill("password-lunga-1")
     page.get_by_role("button", name="Crea operatore").click()
-    expect(page.get_by_role("status")).to_contain_text("Operatore luca.nuovo creato.")
+    expect(page.get_by_role("status")).to_contain_text("Operatore luca.nuovo creato: gli è stato inviato a luca@studio.example il link")
     expect(page.get_by_role("row", name="Luca Nuovo (luca.nuovo)")).to_be_visible()
     shot(page, "operators.png")
     assert page.evaluate("window.__notReloaded") is True

@@ -56,7 +56,7 @@ def upload_file():
         return _upload_form("Il file è vuoto.", 422)
     saved = import_uploads.save(current_app.instance_path, current_user.studio_id,
                                 current_user.id, file.filename, data)
-    return redirect_to_url(url_for("clients_import.job", token=saved.token))
+    return redirect_to_url(url_for("clients_import.job", upload_token=saved.token))
 
 
 def _upload_or_404(token: str) -> import_uploads.Upload:
@@ -76,17 +76,17 @@ def _job_region(saved: import_uploads.Upload, status: dict | None = None):
     )
 
 
-@bp.get("/<token>")
+@bp.get("/<upload_token>")
 @allow("admin")
-def job(token):
-    return _job_region(_upload_or_404(token))
+def job(upload_token):
+    return _job_region(_upload_or_404(upload_token))
 
 
-@bp.get("/<token>/stato")
+@bp.get("/<upload_token>/stato")
 @allow("admin")
-def progress(token):
+def progress(upload_token):
     """The progress region, polled while a job runs; once it ended, the whole job region."""
-    saved = _upload_or_404(token)
+    saved = _upload_or_404(upload_token)
     status = saved.status()
     if status.get("state") in import_uploads.RUNNING:
         response = make_response(render_template(
@@ -101,31 +101,31 @@ def progress(token):
     return response
 
 
-@bp.post("/<token>/esegui")
+@bp.post("/<upload_token>/esegui")
 @allow("admin")
-def run(token):
+def run(upload_token):
     """Run the job the upload waits for (its check, or the import confirmed), in this request."""
-    saved = _upload_or_404(token)
+    saved = _upload_or_404(upload_token)
     status = import_uploads.run(saved)
     if is_htmx():
         return _job_region(saved, status)
-    return redirect_to_url(url_for("clients_import.job", token=saved.token))
+    return redirect_to_url(url_for("clients_import.job", upload_token=saved.token))
 
 
-@bp.post("/<token>/importa")
+@bp.post("/<upload_token>/importa")
 @allow("admin")
-def confirm(token):
-    saved = _upload_or_404(token)
+def confirm(upload_token):
+    saved = _upload_or_404(upload_token)
     status = import_uploads.confirm(saved, invite=request.form.get("invita") == "1")
     if is_htmx():
         return _job_region(saved, status)
-    return redirect_to_url(url_for("clients_import.job", token=saved.token))
+    return redirect_to_url(url_for("clients_import.job", upload_token=saved.token))
 
 
-@bp.get("/<token>/scartate.csv")
+@bp.get("/<upload_token>/scartate.csv")
 @allow("admin")
-def refused(token):
-    content = _upload_or_404(token).refused_csv()
+def refused(upload_token):
+    content = _upload_or_404(upload_token).refused_csv()
     if content is None:
         abort(404)
     response = make_response(content)
