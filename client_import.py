@@ -26,21 +26,22 @@ from __future__ import annotations
 import csv
 import io
 import re
-import secrets
 import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from peewee import Case, IntegrityError, OperationalError, Value
+from peewee import Case, IntegrityError, OperationalError
 from stdnum.exceptions import ValidationError
 from stdnum.it import codicefiscale, iva
 
+import account_links
 import accounts
 import addresses
 import audit
 import client_file
 import italian
+import mail
 from client_file import (
     CODE,
     COLUMNS,
@@ -59,7 +60,6 @@ from models import (
     ClientChange,
     ClientService,
     OperatorClient,
-    OutboxMessage,
     SmartService,
     User,
     db,
@@ -514,15 +514,6 @@ def _chunks(items: list, size: int = CHUNK):
         yield items[start:start + size]
 
 
-def _unusable_password_hash() -> str:
-    """A password hash nobody can log in with: the argon2 hash of a random secret thrown away.
-
-    One per import (argon2 costs tens of milliseconds: one per client would take hours
-    for a large file). Until accounts.unusable_password_hash() exists (branch account-links).
-    """
-    return accounts.hash_password(secrets.token_urlsafe(32))
-
-
 # PostgreSQL advisory locks of the import are (IMPORT_LOCK_SPACE, studio id).
 IMPORT_LOCK_SPACE = 16
 
@@ -577,6 +568,8 @@ def apply(studio_id: int, table: Table, actor: User | None, invite: bool = False
                              created=len(result.new), changed=len(result.changed),
                              unchanged=result.unchanged, refused=len(result.refused),
                              invited=invited)
+            if invited:
+                mail.wake()  # after the commit: the worker delivers the invitations now
             return Outcome(result, invited)
         except IntegrityError as error:
             raise ImportConflict(CONFLICT_MESSAGE) from error
@@ -626,7 +619,7 @@ def _write(studio_id: int, result: Plan, actor: User | None, invite: bool) -> in
     _insert_rows([OperatorClient.client, OperatorClient.operator], operator_rows)
     _record_changes(studio_id, result, actor, now)
     _create_client_users(studio_id, result.new, new_ids, now)
-    return _queue_invitations(studio_id, list(new_ids.values()), now) if invite else 0
+    return _queue_invitations(studio_id, list(new_ids.values())) if invite else 0
 
 
 def _insert_rows(fields: list, rows: list[tuple]) -> None:
@@ -711,27 +704,26 @@ def _record_changes(studio_id: int, result: Plan, actor: User | None, now) -> No
 
 
 def _create_client_users(studio_id: int, rows: list[Row], ids: dict[str, int], now) -> None:
-    """Give each new client its account: username its code in lower case, no usable password."""
-    password_hash = _unusable_password_hash()
+    """Give each new client its account: username its code in lower case, no usable password.
+
+    The client sets his password from the invitation's link (account_links.py).
+    """
     fields = [User.studio, User.username, User.display_name, User.password_hash, User.role,
               User.client, User.created_at]
-    _insert_rows(fields, [(studio_id, row.code.lower(), row.name, password_hash, ROLE_CLIENT,
-                           ids[row.code], now) for row in rows])
+    _insert_rows(fields, [(studio_id, row.code.lower(), row.name,
+                           accounts.unusable_password_hash(), ROLE_CLIENT, ids[row.code], now)
+                          for row in rows])
 
 
-def _queue_invitations(studio_id: int, client_ids: list[int], now) -> int:
-    """Queue an invitation for each new client with an address (INSERT … SELECT per chunk)."""
+def _queue_invitations(studio_id: int, client_ids: list[int]) -> int:
+    """Queue the invitation to set a password for each new client's user with an address.
+
+    One INSERT … SELECT per chunk of clients (account_links.invite_users).
+    """
     queued = 0
     for chunk in _chunks(client_ids):
-        query = (User.select(Client.studio, Value("invitation"), Client.email, Client.id, User.id,
-                             Value(now), Value(now))
-                 .join(Client, on=(User.client == Client.id))
-                 .where((Client.studio == studio_id) & Client.id.in_(chunk)
-                        & Client.email.is_null(False) & (User.role == ROLE_CLIENT)))
-        queued += OutboxMessage.insert_from(query, [
-            OutboxMessage.studio, OutboxMessage.kind, OutboxMessage.recipient,
-            OutboxMessage.client, OutboxMessage.user, OutboxMessage.created_at,
-            OutboxMessage.next_attempt_at]).as_rowcount().execute()
+        users = User.select(User.id).where((User.studio == studio_id) & User.client.in_(chunk))
+        queued += account_links.invite_users(studio_id, users)
     return queued
 
 

@@ -7,9 +7,13 @@ checked, importing, done, and how far it is, read by the page's progress region)
 the refused rows (``refused.csv``) for download. Folders older than a day are removed
 at the next upload.
 
-``run`` does the job the upload waits for (the check, or the import the user
-confirmed), updating the status as it goes; the page calls it in a request of its
-own while another request polls the status.
+``start`` hands the job the upload waits for (the check, or the import the user
+confirmed) to the worker when a queue is configured (``QUEUE_URL`` other than
+``memory://``), else runs it in the request: the page calls it in a request of its own
+while another request polls the status. A job the worker has not begun after
+``WORKER_GRACE_SECONDS`` (no worker running, or one on another machine, without this
+folder) is run by the next poll instead. ``run`` does the job, updating the status as
+it goes; a claim file makes sure only one process ever runs it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,10 @@ import shutil
 import time
 from dataclasses import dataclass
 
+from flask import current_app
+
 import client_import
+import tasks
 from models import User
 
 FOLDER = "imports"
@@ -40,6 +47,8 @@ IMPORTING = "importing"
 DONE = "done"
 FAILED = "failed"  # the file cannot be imported (BadFile) or the import was refused
 RUNNING = (WAITING_CHECK, CHECKING, WAITING_IMPORT, IMPORTING)
+WAITING = (WAITING_CHECK, WAITING_IMPORT)
+WORKER_GRACE_SECONDS = 20
 
 
 @dataclass
@@ -164,6 +173,39 @@ def _report(plan: client_import.Plan) -> dict:
         "refused_rows": [{"line": row.line, "code": row.code, "reason": row.reason}
                          for row in plan.refused[:client_import.REFUSED_SHOWN]],
     }
+
+
+def worker_configured() -> bool:
+    """Tell whether jobs go to the worker: a real queue (the tests' memory:// runs nothing)."""
+    return not current_app.config.get("QUEUE_URL", "memory://").startswith("memory:")
+
+
+def start(upload: Upload) -> dict:
+    """Start the job the upload waits for: queued for the worker, or run here and now."""
+    status = upload.status()
+    if status.get("state") not in WAITING:
+        return status
+    if worker_configured() and not status.get("queued_at"):
+        status = upload.set_status(**{**status, "queued_at": time.time()})
+        run_in_worker(current_app.instance_path, upload.token, upload.studio_id, upload.user_id)
+        return status
+    return run(upload)
+
+
+def start_if_forgotten(upload: Upload, status: dict) -> dict:
+    """Run a queued job no worker has begun within the grace period (called by the page's poll)."""
+    queued_at = status.get("queued_at")
+    if status.get("state") in WAITING and queued_at and time.time() - queued_at > WORKER_GRACE_SECONDS:
+        return run(upload)
+    return status
+
+
+@tasks.task()
+def run_in_worker(instance_path: str, token: str, studio_id: int, user_id: int) -> None:
+    """The worker's side of ``start``: the same job, if the upload is in this machine's folder."""
+    upload = load(instance_path, token, studio_id, user_id)
+    if upload is not None:
+        run(upload)
 
 
 def run(upload: Upload) -> dict:

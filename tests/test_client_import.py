@@ -245,10 +245,13 @@ def test_the_import_creates_clients_accounts_services_and_invitations(studio):
     user = User.get(User.client == client)
     assert (user.username, user.role, user.studio_id, user.display_name) == (
         "nuovo1", "client", studio.id, "Nuova S.r.l.")
+    assert not accounts.has_usable_password(user)  # set from the invitation's link
     for guess in ("", "nuovo1", "NUOVO1", "demo", "password"):
         assert accounts.authenticate("nuovo1", guess) is None
     assert not Client.select().where(Client.code == "BAD").exists()
     invitation = OutboxMessage.get()  # only the client with an address is invited
+    other = User.get(User.username == "nuovo2")
+    assert other.password_hash != user.password_hash  # each account its own unusable hash
     assert (invitation.kind, invitation.recipient, invitation.client_id, invitation.user_id,
             invitation.studio_id, invitation.status) == (
         "invitation", "info@nuova.it", client.id, user.id, studio.id, "queued")

@@ -190,3 +190,33 @@ def test_a_file_without_valid_rows_offers_no_import(app, admin):
     region = parse(run(admin, job_url))
     assert not region.find(id="import-confirm")
     assert "Nessuna riga valida da importare" in visible_text(region.find(role="alert"))
+
+
+def test_with_a_queue_the_worker_runs_the_job(app, admin, immediate_queue):
+    app.config["QUEUE_URL"] = "sqlite:///queue-of-a-worker.db"  # a worker is configured
+    job_url = uploaded(admin)
+    started = parse(run(admin, job_url))
+    assert not started.find(attrs={"hx-trigger": "load"})  # queued once, not posted again
+    assert started.find(id="import-progress")
+    # Huey's immediate mode ran the worker's task as it was queued: the poll finds the report.
+    ended = admin.get(job_url + "/stato", headers=htmx_headers("import-progress"))
+    assert ended.headers["HX-Retarget"] == "#import-job"
+    assert parse(ended).find("button", string="Importa le 2 righe valide")
+
+
+def test_a_job_no_worker_begins_is_run_by_the_next_poll(app, admin, monkeypatch):
+    import import_uploads
+
+    app.config["QUEUE_URL"] = "sqlite:///queue-without-worker.db"
+    job_url = uploaded(admin)
+    with models.db.connection_context():
+        import tasks
+
+        monkeypatch.setattr(tasks.huey, "enqueue", lambda task: None)  # nobody listens
+        run(admin, job_url)
+    waiting = admin.get(job_url + "/stato", headers=htmx_headers("import-progress"))
+    assert "In coda" in visible_text(parse(waiting)) and "HX-Retarget" not in waiting.headers
+    monkeypatch.setattr(import_uploads, "WORKER_GRACE_SECONDS", 0)
+    ended = admin.get(job_url + "/stato", headers=htmx_headers("import-progress"))
+    assert ended.headers["HX-Retarget"] == "#import-job"
+    assert parse(ended).find("button", string="Importa le 2 righe valide")

@@ -87,7 +87,7 @@ def job(upload_token):
 def progress(upload_token):
     """The progress region, polled while a job runs; once it ended, the whole job region."""
     saved = _upload_or_404(upload_token)
-    status = saved.status()
+    status = import_uploads.start_if_forgotten(saved, saved.status())
     if status.get("state") in import_uploads.RUNNING:
         response = make_response(render_template(
             "clients_import/_progress.html", upload=saved, job=status))
@@ -104,9 +104,9 @@ def progress(upload_token):
 @bp.post("/<upload_token>/esegui")
 @allow("admin")
 def run(upload_token):
-    """Run the job the upload waits for (its check, or the import confirmed), in this request."""
+    """Start the job the upload waits for (its check, or the import confirmed): by the worker, or here."""
     saved = _upload_or_404(upload_token)
-    status = import_uploads.run(saved)
+    status = import_uploads.start(saved)
     if is_htmx():
         return _job_region(saved, status)
     return redirect_to_url(url_for("clients_import.job", upload_token=saved.token))
