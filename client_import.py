@@ -70,6 +70,8 @@ from models import (
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 200_000
+# What an XLSX may hold once unzipped: 200,000 full rows take about 100 MB of XML.
+MAX_UNPACKED_XLSX_BYTES = 300 * 1024 * 1024
 FIELD_LIMITS = {CODE: 40, NAME: 200, TAX_CODE: 16, VAT_NUMBER: 13, EMAIL: addresses.MAX_LENGTH,
                 SERVICES: 1000, OPERATOR: 1000}
 # How many refused rows the report page lists; all of them are in the download.
@@ -142,6 +144,15 @@ def _read_xlsx(data: bytes, progress: Progress | None) -> Table:
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise BadFile("Il file non è un XLSX valido: aprilo in Excel e salvalo di nuovo come "
+                      "XLSX o CSV.") from error
+    if unpacked > MAX_UNPACKED_XLSX_BYTES:  # a "zip bomb": small, but huge once opened
+        raise BadFile("Il file XLSX è troppo grande una volta aperto: salvalo come CSV o "
+                      "dividilo in più file.")
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as error:

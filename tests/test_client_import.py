@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import threading
+import zipfile
 
 import openpyxl
 import pytest
@@ -212,6 +213,15 @@ def test_a_formula_refuses_the_file():
                       formula="=UPPER(\"y\")")
     with pytest.raises(BadFile, match=r"contiene formule \(riga 3, cella B3\)"):
         client_import.read_file(data)
+
+
+def test_an_xlsx_that_unzips_to_gigabytes_is_refused_unopened():
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/sharedStrings.xml", b"\0" * (client_import.MAX_UNPACKED_XLSX_BYTES + 1))
+    assert len(out.getvalue()) < client_import.MAX_FILE_BYTES
+    with pytest.raises(BadFile, match="troppo grande una volta aperto"):
+        client_import.read_file(out.getvalue())
 
 
 def test_a_million_rows_are_refused_without_reading_them_all():

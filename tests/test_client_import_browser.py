@@ -9,11 +9,11 @@ from models import Client, User
 pytestmark = pytest.mark.browser
 
 CLIENT_FILE = (
-    "Codice;Ragione sociale;Partita IVA;E-mail;Servizi SMART;Operatore\n"
-    "WEB1;Prima dal Browser S.r.l.;01234560157;web1@example.it;Fattura SMART;operatore1\n"
-    "WEB2;Seconda dal Browser S.r.l.;;;SMART Hub;\n"
-    "WEB3;Sbagliata S.r.l.;123;;;\n"
-).encode()
+    b"Codice;Ragione sociale;Partita IVA;E-mail;Servizi SMART;Operatore\n"
+    b"WEB1;Prima dal Browser S.r.l.;01234560157;web1@example.it;Fattura SMART;operatore1\n"
+    b"WEB2;Seconda dal Browser S.r.l.;;;SMART Hub;\n"
+    b"WEB3;Sbagliata S.r.l.;123;;;\n"
+)
 
 
 def test_upload_report_confirm(browser_login, live_server):
