@@ -37,8 +37,10 @@ from views import (
     PUBLIC,
     account,
     activity,
+    apply_upload_limit,
     auth,
     client_area,
+    clients_import,
     consents,
     enforce_access_policy,
     home,
@@ -49,6 +51,7 @@ from views import (
     redirect_to_login,
     settings,
     smart,
+    too_large_message,
 )
 from views.messages import ERROR_MESSAGES, error_response
 
@@ -57,7 +60,7 @@ login_manager = LoginManager()
 
 # Every blueprint of the portal (views/), registered in this order.
 BLUEPRINT_MODULES = (auth, password, home, account, smart, consents, operators, settings,
-                     activity, client_area)
+                     activity, client_area, clients_import)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -128,6 +131,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         ]
     )
     app.jinja_env.filters["datetime_it"] = italian.format_datetime
+    app.jinja_env.filters["number_it"] = italian.format_number
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
@@ -135,6 +139,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     mail.init_app(app)
     tasks.init_app(app)
     Compress(app)  # first registered, so it runs after every other after_request
+    app.before_request(apply_upload_limit)  # before CSRF's hook reads the body
     csrf.init_app(app)
     htmx.init_app(app)
     _init_login(app)
@@ -425,6 +430,8 @@ def _init_error_pages(app: Flask) -> None:
         if error.code == 403:
             audit.record_refusal_safely("access_denied", method=request.method,
                                         path=request.path, endpoint=request.endpoint)
+        if error.code == 413:
+            return error_response(413, too_large_message())
         return error_response(error.code)
 
     @app.errorhandler(OperationalError)
@@ -554,6 +561,29 @@ def _register_cli(app: Flask) -> None:
         if invite:
             click.echo(f"Invito in coda per {email}: il link per scegliere la password vale "
                        "7 giorni (il worker di posta lo consegna).")
+
+    @app.cli.command("import-clients")
+    @click.option("--studio", "studio_code", required=True, help="Codice dello studio.")
+    @click.argument("file", type=click.File("rb"))
+    @click.option("--dry-run", is_flag=True, help="Solo il controllo: non cambia nulla.")
+    @click.option("--invite", is_flag=True, help="Invia l'invito ai nuovi clienti con e-mail.")
+    def import_clients_command(studio_code, file, dry_run, invite):
+        """Import a studio's client list from a CSV or XLSX file, printing the check's report."""
+        import client_import
+
+        data = file.read(client_import.MAX_FILE_BYTES + 1)
+        with models.db.connection_context():
+            studio = models.Studio.get_or_none(models.Studio.code == studio_code.strip().upper())
+            if studio is None:
+                raise click.ClickException(f"Studio {studio_code!r} inesistente.")
+            try:
+                table = client_import.read_file(data, file.name)
+                outcome = client_import.apply(studio.id, table, None, invite=invite,
+                                              dry_run=dry_run, filename=os.path.basename(file.name))
+            except (client_import.BadFile, client_import.ImportConflict) as problem:
+                raise click.ClickException(str(problem)) from problem
+        click.echo(client_import.report_text(outcome, dry_run))
+
 
 
 def _register_security_log_command(app: Flask) -> None:

@@ -28,6 +28,7 @@ import models
 from bench import budgets, report
 from bench.data import ROOT, Backend, build_studio, use
 from bench.delivery import measure_delivery
+from bench.importing import measure_import
 from bench.load import measure_http
 from bench.measure import measure_bytes, measure_floors, measure_pages, measure_send
 
@@ -65,6 +66,8 @@ def run_backend(pg_url: str | None, sizes: list[int], reps: int, send_reps: int,
                     print("  consegna della posta (worker reali, server SMTP aiosmtpd)...",
                           flush=True)
                     result["delivery"] = measure_delivery(backend, studio)
+                print(f"  importazione di {size:,} clienti da file...", flush=True)
+                result["import"] = measure_import(backend, studio)
             models.db.close_all()
             run["studios"][str(size)] = result
     finally:

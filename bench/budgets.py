@@ -7,7 +7,8 @@ changes what is measured.
 
 A run is the dict ``bench.__main__`` builds (and ``results.json`` keeps): per studio
 size, ``pages`` (median time and statements of each case), ``floors`` (each grid
-case's floor), ``send`` (send-to-all against its floor) and ``bytes``.
+case's floor), ``send`` (send-to-all against its floor), ``bytes`` and ``import``
+(the client import's seconds: absolute budgets, as issue 16 sets them).
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ BUDGETS = (
     # the fragment asked for at each change of the grid's filters, against a bare request
     Budget("fragment_over_bare", 10.0, "grid_first", only_on="sqlite"),
     Budget("page_weight_kb", 25.0),
+    # the client import (issue 16): absolute seconds for a file of the large studio's size
+    Budget("import_check_s", 30.0),
+    Budget("import_apply_s", 60.0),
 )
 
 
@@ -96,6 +100,12 @@ def measure(budget: Budget, run: dict) -> tuple[str, float | None]:
         sizes = large.get("bytes", {})
         return "pagina intera della griglia + htmx + CSS + JS, gzip (kB)", (
             sizes["page_total_gzip_kb"] if sizes.get("status") == "ok" else None)
+    if budget.kind in ("import_check_s", "import_apply_s"):
+        measured = large.get("import")
+        rows = f"{measured['rows']:,}" if measured else n_large
+        what = "controllo" if budget.kind == "import_check_s" else "importazione"
+        return f"{what} di un file di {rows} clienti nuovi (secondi)", (
+            measured[budget.kind.removeprefix("import_")] if measured else None)
     raise ValueError(f"unknown budget kind {budget.kind!r}")
 
 

@@ -70,6 +70,12 @@ def run_markdown(run: dict) -> str:
             lines.append(f"| {attempt['workers']} | {attempt['delivered']:,}"
                          f"{'' if attempt['complete'] else ' (incompleta)'} | "
                          f"{attempt['seconds']:g} | {rate} |")
+    imported = large.get("import")
+    if imported:
+        lines += ["", f"Importazione clienti da file ({imported['rows']:,} clienti nuovi, "
+                  f"{imported['bytes'] / 1e6:.1f} MB di CSV): controllo {imported['check_s']:.1f} s, "
+                  f"importazione {imported['apply_s']:.1f} s, di nuovo lo stesso file "
+                  f"{imported['again_s']:.1f} s (nulla cambia)."]
     http = large.get("http")
     if http:
         lines += ["", f"HTTP, solo informativo (gunicorn {http['workers']} worker, "

@@ -40,6 +40,7 @@ PATH_ARGUMENTS = {
     "request_id": "event",
     "field": "setting_field",  # an option of Configurazioni varie (studio-wide, no id)
     "token": "link_token",  # an account link's signed token (account_links.py)
+    "upload_token": "import_token",  # an uploaded client file (import_uploads.py)
 }
 
 # State-changing routes called by other servers, not browsers: no session cookie rides
@@ -127,6 +128,8 @@ def victim_objects() -> dict[str, object]:
         "service_code": service.code,
         "event": event.id,
         "setting_field": "smart_access",
+        # Uploads live in the instance folder, not in the database: a token of nobody's.
+        "import_token": "A" * 43,
         # a bearer link names its user by signature: an attacker can only forge one
         "link_token": "WzEsImZvcmdlZCJd.forged-signature",
     }
@@ -214,6 +217,10 @@ OBJECT_ROUTES = {
                     "expired links are refused (test_account_links.py)",
     },
     "consents.select": {"fields": {"cliente": "client"}, "extra": {"azione": "aggiungi"}},
+    **{f"clients_import.{name}": {
+        "no_owner": "an upload is a folder under instance/ made by a test: its owner's access "
+                    "and everyone else's refusal are in test_client_import_views.py"}
+       for name in ("job", "progress", "run", "confirm", "refused")},
 }
 
 # Fields read by views that name no object (a search text, a flag, a page number...).
@@ -224,6 +231,8 @@ NOT_OBJECT_FIELDS = {
     "identificativo", "email",  # "Password dimenticata?", one's own address
     # the consent grid's query string and the client's answers
     "op", "stato_richiesta", "stato_risposta", "ordina", "risposta", "autorizzo", "modo",
+    # the client import: the uploaded file, "Invia l'invito ai nuovi clienti"
+    "file", "invita",
 }
 
 

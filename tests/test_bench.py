@@ -29,7 +29,9 @@ def studio(size: int) -> dict:
             "bytes": {"status": "ok", "page": {"bytes": 19_000, "gzip": 3_600},
                       "fragment": {"bytes": 15_000, "gzip": 2_300},
                       "assets": {"/static/app.css": {"bytes": 18_000, "gzip": 4_500}},
-                      "page_total_gzip_kb": 24.6}}
+                      "page_total_gzip_kb": 24.6},
+            "import": {"rows": size, "bytes": 10_000_000, "check_s": 10.0, "apply_s": 20.0,
+                       "again_s": 8.0}}
 
 
 def a_run(backend: str = "sqlite") -> dict:
@@ -55,7 +57,7 @@ def test_a_run_within_every_budget_meets_them_all():
 def test_the_retired_budgets_are_gone():
     kinds = {budget.kind for budget in BUDGETS}
     assert kinds == {"floor", "scaling", "statements_growth", "grid_statements", "send_floor",
-                     "fragment_over_bare", "page_weight_kb"}
+                     "fragment_over_bare", "page_weight_kb", "import_check_s", "import_apply_s"}
 
 
 @pytest.mark.parametrize(("median", "met"), [(2.0, True), (2.01, False)])
@@ -99,6 +101,14 @@ def test_send_to_all_and_page_weight_are_held_to_their_limits():
     run["studios"]["100000"]["bytes"]["page_total_gzip_kb"] = 25.1
     assert verdict_of(run, "invio a tutti")["verdict"] == "MANCATO"
     assert verdict_of(run, "pagina intera della griglia")["verdict"] == "MANCATO"
+
+
+def test_the_client_import_is_held_to_the_issues_seconds():
+    run = a_run()
+    assert verdict_of(run, "controllo di un file di 100,000")["verdict"] == "rispettato"
+    run["studios"]["100000"]["import"].update(check_s=30.1, apply_s=60.1)
+    assert verdict_of(run, "controllo di un file di 100,000")["verdict"] == "MANCATO"
+    assert verdict_of(run, "importazione di un file di 100,000")["verdict"] == "MANCATO"
 
 
 @pytest.mark.parametrize(("backend", "met", "verdict"), [
@@ -166,6 +176,7 @@ def test_a_tiny_bench_run_measures_and_judges_every_case(tmp_path):
     assert delivery["messages"] > 0
     assert [(r["workers"], r["complete"]) for r in delivery["runs"].values()] == [
         (1, True), (2, True)]
+    assert large["import"]["new"] == 60 and large["import"]["again_unchanged"] == 60
     assert "http" not in large
     assert len(run["budgets"]) == len(BUDGETS)
     assert [c["budget"] for c in run["budgets"] if c["verdict"] == NA] == []  # all measured

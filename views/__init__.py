@@ -50,6 +50,37 @@ def public(view):
     return view
 
 
+def accepts_upload(max_bytes: int, too_large: str):
+    """Let a view take a body of up to ``max_bytes`` (a file), above the app's MAX_CONTENT_LENGTH.
+
+    ``too_large`` is the message for a body over it.
+    """
+
+    def mark(view):
+        view.max_upload_bytes = max_bytes
+        view.too_large_message = too_large
+        return view
+
+    return mark
+
+
+def apply_upload_limit():
+    """Give the request its view's upload limit, before anything (CSRF first) reads the body.
+
+    Only for a user the view allows: anyone else keeps the app's small limit.
+    """
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    limit = getattr(view, "max_upload_bytes", None)
+    if limit and current_user.is_authenticated and current_user.role in view.allowed_roles:
+        request.max_content_length = limit
+
+
+def too_large_message() -> str | None:
+    """The message of the view's upload limit, for a body over it."""
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    return getattr(view, "too_large_message", None)
+
+
 def enforce_access_policy():
     """Refuse the request unless its view declared the current user's role (deny by default)."""
     if request.endpoint is None or request.endpoint == "static":
