@@ -35,6 +35,7 @@ from views import (
     activity,
     auth,
     client_area,
+    clients,
     consents,
     enforce_access_policy,
     home,
@@ -51,8 +52,8 @@ csrf = CSRFProtect()
 login_manager = LoginManager()
 
 # Every blueprint of the portal (views/), registered in this order.
-BLUEPRINT_MODULES = (auth, home, account, smart, consents, operators, settings, activity,
-                     client_area)
+BLUEPRINT_MODULES = (auth, home, account, smart, consents, operators, clients, settings,
+                     activity, client_area)
 
 
 def create_app(test_config: dict | None = None) -> Flask:

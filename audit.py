@@ -47,6 +47,10 @@ KINDS = {
     "operator_disabled": "Operatore disabilitato",
     "operator_rights_changed": "Diritti dell'operatore modificati",
     "operator_clients_changed": "Clienti dell'operatore modificati",
+    "client_changed": "Cliente modificato",
+    "client_deactivated": "Cliente disattivato",
+    "client_reactivated": "Cliente riattivato",
+    "clients_exported": "Anagrafica clienti esportata",
 }
 
 _FORBIDDEN_KEYS = ("password", "token", "secret", "csrf")
@@ -203,6 +207,9 @@ DETAIL_LABELS = {
     "old": "prima",
     "new": "dopo",
     "target_studio": "studio bersaglio",
+    "client": "cliente",
+    "changes": "modifiche",
+    "format": "formato",
 }
 
 

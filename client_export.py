@@ -1,0 +1,95 @@
+"""The studio's client register as a file, in the columns the import reads (client_file.py).
+
+CSV as Italian Excel opens it (UTF-8 with BOM, ``;``, CRLF) and XLSX (openpyxl in
+write-only mode: rows go to a temporary file as they are read, never the whole sheet
+in memory). Codes, codici fiscali and partite IVA are text, so leading zeros stay;
+services are named and joined with ", "; the operator is his username. An exported
+file imported again changes nothing.
+
+Clients are read in chunks of ``CHUNK`` by code (unique in a studio), each chunk with
+its services and operators in two more queries, so 100,000 clients are a few hundred
+statements and a few thousand rows in memory at a time.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from collections.abc import Iterator
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+
+import client_file
+import client_register
+from models import Client
+
+CHUNK = 2000
+TEXT_FORMAT = "@"  # Excel's "Testo": what is typed in the cell stays as it is
+# A cell starting with one of these is a formula to a spreadsheet (CSV injection): the
+# CSV gets a leading apostrophe, the XLSX cell is written as a plain string.
+FORMULA_STARTS = ("=", "+", "@", "\t", "\r")
+
+
+def rows(studio_id: int, search: str = "") -> Iterator[list[str]]:
+    """The studio's clients (those matching ``search``), as rows of client_file.COLUMNS."""
+    condition = client_register.search_condition(studio_id, search)
+    last_code = None
+    while True:
+        query = Client.select().where(condition)
+        if last_code is not None:
+            query = query.where(Client.code > last_code)
+        chunk = list(query.order_by(Client.code).limit(CHUNK))
+        if not chunk:
+            return
+        for row in client_register.rows_of(chunk):
+            client = row.client
+            yield [client.code, client.name, client.tax_code or "", client.vat_number or "",
+                   client.email or "", row.services_text, row.operators_text]
+        last_code = chunk[-1].code
+
+
+def _csv_safe(value: str) -> str:
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def csv_chunks(studio_id: int, search: str = "") -> Iterator[bytes]:
+    """The CSV file, piece by piece: a BOM, the header, then the rows in blocks."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(client_file.COLUMNS)
+    yield b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8")
+    buffer.seek(0)
+    buffer.truncate()
+    for count, row in enumerate(rows(studio_id, search), start=1):
+        writer.writerow([_csv_safe(value) for value in row])
+        if count % 500 == 0:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue().encode("utf-8")
+
+
+def _text_cell(sheet, value: str) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, value=value or None)
+    if value:
+        cell.data_type = "s"  # a plain string even when it starts with "=" (never a formula)
+    cell.number_format = TEXT_FORMAT
+    return cell
+
+
+def write_xlsx(studio_id: int, search: str = ""):
+    """The XLSX file in a temporary file, rewound for reading (the caller closes it)."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Anagrafica clienti")
+    for letter, width in zip("ABCDEFG", (16, 40, 20, 14, 32, 40, 16), strict=True):
+        sheet.column_dimensions[letter].width = width
+    sheet.append(list(client_file.COLUMNS))
+    for row in rows(studio_id, search):
+        sheet.append([_text_cell(sheet, value) for value in row])
+    output = tempfile.TemporaryFile()
+    workbook.save(output)
+    output.seek(0)
+    return output
