@@ -200,6 +200,12 @@ OBJECT_ROUTES = {
     },
     "consents.history": {},
     "consents.select": {"fields": {"cliente": "client"}, "extra": {"azione": "aggiungi"}},
+    "clients.show": {},
+    "clients.update": {"fields": {"operatore": "operator", "servizi": "service"},
+                       "extra": {"email": "pink@example.it"}},
+    # "1": the owner's control request runs before clients.update, which must still find
+    # the client active (an attacker is refused whichever the value)
+    "clients.set_state": {"extra": {"attivo": "1"}},
 }
 
 # Fields read by views that name no object (a search text, a flag, a page number...).
@@ -209,6 +215,8 @@ NOT_OBJECT_FIELDS = {
     "tipo", "enabled", "url", "token", "codice", "utente", "esito",
     # the consent grid's query string and the client's answers
     "op", "stato_richiesta", "stato_risposta", "ordina", "risposta", "autorizzo", "modo",
+    # a client's page in the Anagrafica
+    "email",
 }
 
 
