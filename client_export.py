@@ -72,12 +72,28 @@ def csv_chunks(studio_id: int, search: str = "") -> Iterator[bytes]:
         yield buffer.getvalue().encode("utf-8")
 
 
-def _text_cell(sheet, value: str) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value=value or None)
-    if value:
-        cell.data_type = "s"  # a plain string even when it starts with "=" (never a formula)
-    cell.number_format = TEXT_FORMAT
-    return cell
+TEXT_COLUMNS = (0, 2, 3)  # Codice, Codice fiscale, Partita IVA: Excel's "Testo" format
+
+
+def _xlsx_row(sheet, row: list[str]) -> list:
+    """The row's cells: strings (never numbers), empty cells for empty values.
+
+    The three code columns also carry the "Testo" format, so a code typed again in
+    Excel keeps its zeros; a value starting with "=" is kept a string, not a formula.
+    Only those cells are built one by one: a styled cell costs several times a plain one.
+    """
+    cells = []
+    for index, value in enumerate(row):
+        if index in TEXT_COLUMNS or value.startswith("="):
+            cell = WriteOnlyCell(sheet, value=value or None)
+            if value:
+                cell.data_type = "s"
+            if index in TEXT_COLUMNS:
+                cell.number_format = TEXT_FORMAT
+            cells.append(cell)
+        else:
+            cells.append(value or None)
+    return cells
 
 
 def write_xlsx(studio_id: int, search: str = ""):
@@ -88,7 +104,7 @@ def write_xlsx(studio_id: int, search: str = ""):
         sheet.column_dimensions[letter].width = width
     sheet.append(list(client_file.COLUMNS))
     for row in rows(studio_id, search):
-        sheet.append([_text_cell(sheet, value) for value in row])
+        sheet.append(_xlsx_row(sheet, row))
     output = tempfile.TemporaryFile()
     workbook.save(output)
     output.seek(0)
