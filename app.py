@@ -36,6 +36,7 @@ from views import (
     auth,
     client_area,
     clients,
+    clients_import,
     consents,
     enforce_access_policy,
     home,
@@ -53,7 +54,7 @@ login_manager = LoginManager()
 
 # Every blueprint of the portal (views/), registered in this order.
 BLUEPRINT_MODULES = (auth, home, account, smart, consents, operators, clients, settings,
-                     activity, client_area)
+                     activity, client_area, clients_import)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -110,6 +111,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         ]
     )
     app.jinja_env.filters["datetime_it"] = italian.format_datetime
+    app.jinja_env.filters["number_it"] = italian.format_number
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
@@ -478,6 +480,28 @@ def _register_cli(app: Flask) -> None:
             with models.write_transaction():
                 accounts.create_user(studio, key, display_name, password, role)
         click.echo(f"Creato l'utente {key} ({role}) nello studio {studio.code}.")
+
+    @app.cli.command("import-clients")
+    @click.option("--studio", "studio_code", required=True, help="Codice dello studio.")
+    @click.argument("file", type=click.File("rb"))
+    @click.option("--dry-run", is_flag=True, help="Solo il controllo: non cambia nulla.")
+    @click.option("--invite", is_flag=True, help="Invia l'invito ai nuovi clienti con e-mail.")
+    def import_clients_command(studio_code, file, dry_run, invite):
+        """Import a studio's client list from a CSV or XLSX file, printing the check's report."""
+        import client_import
+
+        data = file.read(client_import.MAX_FILE_BYTES + 1)
+        with models.db.connection_context():
+            studio = models.Studio.get_or_none(models.Studio.code == studio_code.strip().upper())
+            if studio is None:
+                raise click.ClickException(f"Studio {studio_code!r} inesistente.")
+            try:
+                table = client_import.read_file(data, file.name)
+                outcome = client_import.apply(studio.id, table, None, invite=invite,
+                                              dry_run=dry_run, filename=os.path.basename(file.name))
+            except (client_import.BadFile, client_import.ImportConflict) as problem:
+                raise click.ClickException(str(problem)) from problem
+        click.echo(client_import.report_text(outcome, dry_run))
 
 
 

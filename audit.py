@@ -51,6 +51,7 @@ KINDS = {
     "client_deactivated": "Cliente disattivato",
     "client_reactivated": "Cliente riattivato",
     "clients_exported": "Anagrafica clienti esportata",
+    "clients_imported": "Clienti importati da file",
 }
 
 _FORBIDDEN_KEYS = ("password", "token", "secret", "csrf")
@@ -210,6 +211,12 @@ DETAIL_LABELS = {
     "client": "cliente",
     "changes": "modifiche",
     "format": "formato",
+    "file": "file",
+    "created": "nuovi",
+    "changed": "modificati",
+    "unchanged": "invariati",
+    "refused": "scartati",
+    "invited": "inviti",
 }
 
 

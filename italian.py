@@ -48,3 +48,8 @@ def format_datetime(moment: dt.datetime | None) -> str:
     if moment is None:
         return ""
     return to_rome(moment).strftime("%d/%m/%Y %H:%M")
+
+
+def format_number(value: int | None) -> str:
+    """An integer as Italians write it: 80.011."""
+    return f"{value or 0:,}".replace(",", ".")

@@ -39,6 +39,7 @@ PATH_ARGUMENTS = {
     "event_id": "event",
     "request_id": "event",
     "field": "setting_field",  # an option of Configurazioni varie (studio-wide, no id)
+    "token": "import_token",  # an uploaded client file (import_uploads.py)
 }
 
 # State-changing routes called by other servers, not browsers: no session cookie rides
@@ -126,6 +127,8 @@ def victim_objects() -> dict[str, object]:
         "service_code": service.code,
         "event": event.id,
         "setting_field": "smart_access",
+        # Uploads live in the instance folder, not in the database: a token of nobody's.
+        "import_token": "A" * 43,
     }
 
 
@@ -206,6 +209,10 @@ OBJECT_ROUTES = {
     # "1": the owner's control request runs before clients.update, which must still find
     # the client active (an attacker is refused whichever the value)
     "clients.set_state": {"extra": {"attivo": "1"}},
+    **{f"clients_import.{name}": {
+        "no_owner": "an upload is a folder under instance/ made by a test: its owner's access "
+                    "and everyone else's refusal are in test_client_import_views.py"}
+       for name in ("job", "progress", "run", "confirm", "refused")},
 }
 
 # Fields read by views that name no object (a search text, a flag, a page number...).
@@ -217,6 +224,8 @@ NOT_OBJECT_FIELDS = {
     "op", "stato_richiesta", "stato_risposta", "ordina", "risposta", "autorizzo", "modo",
     # a client's page in the Anagrafica
     "email",
+    # the client import: the uploaded file, "Invia l'invito ai nuovi clienti"
+    "file", "invita",
 }
 
 
