@@ -452,3 +452,20 @@ def test_export_reads_in_chunks(app, db, monkeypatch):
     monkeypatch.setattr(client_export, "CHUNK", 4)
     rows = list(client_export.rows(client("PINK").studio_id))
     assert len(rows) == 13 and [r[0] for r in rows] == sorted(r[0] for r in rows)
+
+
+@pytest.mark.parametrize("extension", ["csv", "xlsx"])
+def test_export_then_import_changes_nothing(app, db, extension):
+    import client_import
+    from stdnum import luhn
+    pink = client("PINK")
+    for number, row in enumerate(Client.select().where(Client.studio == pink.studio_id), start=1):
+        digits = f"{number:07d}001"  # a valid partita IVA with leading zeros (office 001)
+        valid = digits + luhn.calc_check_digit(digits)
+        Client.update(tax_code=valid, vat_number=valid).where(Client.id == row.id).execute()
+    Client.update(email="info@pink.it").where(Client.id == pink.id).execute()
+    OperatorClient.create(operator=user("operatore2"), client=pink)  # two managers
+    data = login_as(app, "admin").get(f"{BASE}/esporta.{extension}").data
+    plan = client_import.check(pink.studio_id, client_import.read_file(data, f"a.{extension}"))
+    assert [(r.line, r.code, r.reason) for r in plan.refused] == []
+    assert (len(plan.new), len(plan.changed), plan.unchanged) == (0, 0, 13)
