@@ -23,6 +23,10 @@ _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Verified against when the username is unknown, so both failures cost the same time.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
+# The mark of a password hash no password verifies (an account still to be given one by
+# its owner through an invitation link): not an argon2 hash, so verification refuses it.
+UNUSABLE_PASSWORD_PREFIX = "!"
+
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 256
 USERNAME_MAX_LENGTH = 80
@@ -32,6 +36,21 @@ SESSION_TOUCH_INTERVAL = dt.timedelta(seconds=60)
 def hash_password(password: str) -> str:
     """Hash a password with argon2id."""
     return _hasher.hash(password)
+
+
+def unusable_password_hash() -> str:
+    """Return a password hash that no password verifies, different for every call.
+
+    For an account whose owner sets his password from an invitation link: there is no
+    default or guessable password. Being random, it also gives the account's links a
+    fingerprint of their own (account_links.py).
+    """
+    return UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(32)
+
+
+def has_usable_password(user: User) -> bool:
+    """Tell whether the user has set a password (rather than waiting for his invitation)."""
+    return not user.password_hash.startswith(UNUSABLE_PASSWORD_PREFIX)
 
 
 def password_problem(password: str, username: str = "") -> str | None:
@@ -47,8 +66,24 @@ def password_problem(password: str, username: str = "") -> str | None:
     return None
 
 
+def new_password_problems(new: str, repeat: str, username: str) -> dict:
+    """Say in Italian, field by field, what is wrong with a new password typed twice ({} if nothing).
+
+    The rule of every form that sets a password (Cambio password, the link's page).
+    """
+    problem = password_problem(new, username) if new else "Inserisci la nuova password."
+    if problem:
+        return {"new_password": problem}
+    if new != repeat:
+        return {"repeat_password": "Le due password non coincidono."}
+    return {}
+
+
 def check_password(user: User, password: str) -> bool:
     """Tell whether ``password`` matches the user's hash (rehashing it if the parameters changed)."""
+    if not has_usable_password(user):
+        _verify_dummy(password)  # the same cost as a wrong password: nothing tells them apart
+        return False
     try:
         _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
@@ -56,6 +91,14 @@ def check_password(user: User, password: str) -> bool:
     if _hasher.check_needs_rehash(user.password_hash):
         User.update(password_hash=hash_password(password)).where(User.id == user.id).execute()
     return True
+
+
+def _verify_dummy(password: str) -> None:
+    """Spend the time of one password verification (for a failure that needs none)."""
+    try:
+        _hasher.verify(_DUMMY_HASH, password[:PASSWORD_MAX_LENGTH] or "x")
+    except VerificationError:
+        pass
 
 
 class AccountDisabled(Exception):
@@ -73,10 +116,7 @@ def authenticate(username: str, password: str) -> User | None:
     if key and len(key) <= USERNAME_MAX_LENGTH and len(password) <= PASSWORD_MAX_LENGTH:
         user = User.get_or_none(User.username == key)
     if user is None:
-        try:
-            _hasher.verify(_DUMMY_HASH, password[:PASSWORD_MAX_LENGTH] or "x")
-        except VerificationError:
-            pass
+        _verify_dummy(password)
         return None
     if not check_password(user, password):
         return None
@@ -96,17 +136,23 @@ def create_user(
     studio: Studio,
     username: str,
     display_name: str,
-    password: str,
+    password: str | None,
     role: str,
     client: Client | None = None,
     smart_access: bool = False,
+    email: str | None = None,
 ) -> User:
-    """Create a user of ``studio``; the caller has validated the password."""
+    """Create a user of ``studio``; the caller has validated the password and the address.
+
+    With ``password`` None the account has no usable password until its owner sets one
+    from an invitation link.
+    """
     return User.create(
         studio=studio,
         username=User.normalize_username(username),
         display_name=display_name.strip(),
-        password_hash=hash_password(password),
+        email=email,
+        password_hash=hash_password(password) if password is not None else unusable_password_hash(),
         role=role,
         client=client,
         smart_access=smart_access,
@@ -177,7 +223,7 @@ def end_other_sessions(user: User, keep_token: str | None = None) -> None:
 
 
 def change_password(user: User, new_password: str, keep_token: str | None) -> None:
-    """Set a new password and end the user's other sessions, in one transaction."""
+    """Set a new password and end the user's other sessions (all, without ``keep_token``), in one transaction."""
     with write_transaction():
         User.update(password_hash=hash_password(new_password)).where(User.id == user.id).execute()
         end_other_sessions(user, keep_token)

@@ -52,6 +52,14 @@ KINDS = {
     "client_reactivated": "Cliente riattivato",
     "clients_exported": "Anagrafica clienti esportata",
     "clients_imported": "Clienti importati da file",
+    "invitation_sent": "Invito a impostare la password inviato",
+    "password_reset_requested": "Richiesta di un link per la password",
+    "password_reset_throttled": "Richieste di link per la password bloccate per troppi tentativi",
+    "password_set_by_link": "Password impostata dal link ricevuto per e-mail",
+    "account_link_refused": "Link per la password rifiutato",
+    "email_changed": "Indirizzo e-mail cambiato",
+    "email_change_failed": "Cambio e-mail: password attuale errata",
+    "email_change_throttled": "Cambio e-mail bloccato per troppi tentativi",
 }
 
 _FORBIDDEN_KEYS = ("password", "token", "secret", "csrf")
@@ -174,7 +182,9 @@ def with_repeats(query):
 
 # What the installation-wide security log (``flask --app app security-log``) shows.
 SECURITY_KINDS = ("login_failed", "login_throttled", "access_denied", "csrf_refused",
-                  "password_change_failed", "password_change_throttled")
+                  "password_change_failed", "password_change_throttled",
+                  "password_reset_requested", "password_reset_throttled", "account_link_refused",
+                  "email_change_failed", "email_change_throttled")
 
 
 def security_events(limit: int = 50) -> list[AuditEvent]:
@@ -217,6 +227,10 @@ DETAIL_LABELS = {
     "unchanged": "invariati",
     "refused": "scartati",
     "invited": "inviti",
+    "link": "link",
+    "mail_queued": "e-mail in coda",
+    "user": "utente",
+    "address": "indirizzo",
 }
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from peewee import SQL, Case, Select, Value, fn
 
+import mail
 from models import (
     CONSENT_DECLINED,
     CONSENT_GRANTED,
@@ -112,12 +113,15 @@ def send_requests(
     ip: str | None = None,
     user_agent: str | None = None,
     at: dt.datetime | None = None,
+    batch: str | None = None,
 ) -> SendResult:
     """Send the consent request to the studio's SMART clients (``only`` those ids, if given).
 
     Clients who already consented are skipped; clients without an active SMART
-    service, or of another studio, are never chosen. One transaction, three
-    set-based statements whatever the number of clients.
+    service, or of another studio, are never chosen. Each client asked who is active
+    and has an address gets the request by e-mail: an outbox row of the same
+    transaction, in ``batch`` (the sending's key). One transaction, four set-based
+    statements whatever the number of clients.
     """
     text = wording("modal")
     scope = (Client.studio == studio_id) & with_smart_service()
@@ -166,6 +170,20 @@ def send_requests(
                     ConsentEvent.created_at,
                 ],
             ).execute()
+            mail.enqueue_from(
+                "consent_request",
+                Client.select(Client.email, Client.id, Value(None))
+                .where(
+                    scope
+                    & (Client.consent_requested_at == at)
+                    & (Client.consent_answer == CONSENT_PENDING)
+                    & Client.active
+                    & Client.email.is_null(False)
+                    & (Client.email != "")
+                )
+                .order_by(Client.id),
+                studio=studio_id, batch=batch, at=at,
+            )
     return SendResult(sent=sent, already_consented=chosen - sent)
 
 
@@ -251,7 +269,7 @@ def send_confirmed(studio_id: int, actor: User, mode: str, key: str, confirmed: 
                 repeated=True,
             )
         result = send_requests(
-            studio_id, actor, recipients_of(studio_id, actor, mode), ip, user_agent
+            studio_id, actor, recipients_of(studio_id, actor, mode), ip, user_agent, batch=key
         )
         if result.sent != confirmed:
             raise SendingChanged(result)  # rolls back the claim and the sending

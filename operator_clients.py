@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from peewee import IntegrityError, Value, fn
+from peewee import Case, IntegrityError, Value, fn
 
 import accounts
+import addresses
 from listing import parse_id
 from models import (
     ROLE_OPERATOR,
@@ -32,13 +33,18 @@ MANAGED_FILTERS = ("tutti", "gestiti", "non_gestiti")
 
 
 def operators_of(studio_id: int):
-    """The studio's operators by username, each with ``managed_count`` (one query)."""
+    """The studio's operators by username, each with ``managed_count`` and ``has_password`` (one query).
+
+    ``has_password`` is false while the operator has not yet set his password from his invitation.
+    """
     managed_count = (
         OperatorClient.select(fn.COUNT(OperatorClient.client))
         .where(OperatorClient.operator == User.id)
     )
+    waiting = User.password_hash.startswith(accounts.UNUSABLE_PASSWORD_PREFIX)
     return (
-        User.select(User, managed_count.alias("managed_count"))
+        User.select(User, managed_count.alias("managed_count"),
+                    Case(None, [(waiting, False)], True).alias("has_password"))
         .where((User.studio == studio_id) & (User.role == ROLE_OPERATOR))
         .order_by(User.username)
     )
@@ -59,10 +65,14 @@ def get_operator(studio_id: int, operator_id) -> User | None:
 class NewOperator:
     username: str = ""
     display_name: str = ""
+    email: str = ""
 
 
-def operator_problems(username: str, display_name: str, password: str, repeat: str) -> dict:
-    """Say in Italian what is wrong with a new operator's data, field by field ({} if nothing)."""
+def operator_problems(username: str, display_name: str, email: str) -> dict:
+    """Say in Italian what is wrong with a new operator's data, field by field ({} if nothing).
+
+    No password: the operator sets his own from the invitation sent to ``email``.
+    """
     errors = {}
     key = User.normalize_username(username)
     if not key:
@@ -81,23 +91,28 @@ def operator_problems(username: str, display_name: str, password: str, repeat: s
         errors["display_name"] = (
             f"Il nome può contenere al massimo {DISPLAY_NAME_MAX_LENGTH} caratteri stampabili."
         )
-    if not password:
-        errors["password"] = "Inserisci la password iniziale."
-    else:
-        problem = accounts.password_problem(password, key)
-        if problem:
-            errors["password"] = problem
-        elif password != repeat:
-            errors["repeat_password"] = "Le due password non coincidono."
+    try:
+        if addresses.normalize(email) is None:
+            errors["email"] = (
+                "Inserisci l'indirizzo e-mail: l'operatore vi riceve il link per scegliere la password."
+            )
+    except addresses.BadAddress as problem:
+        errors["email"] = str(problem)
     return errors
 
 
-def create_operator(studio_id: int, username: str, display_name: str, password: str) -> User | None:
-    """Create an enabled operator without SMART access; None if the username was just taken."""
+def create_operator(studio_id: int, username: str, display_name: str,
+                    password: str | None = None, email: str | None = None) -> User | None:
+    """Create an enabled operator without SMART access; None if the username was just taken.
+
+    Without ``password`` he has none usable until he sets it from his invitation.
+    ``email`` is normalized here (the caller has checked it with ``operator_problems``).
+    """
     try:
         with write_transaction():
             return accounts.create_user(
-                studio_id, username, display_name, password, ROLE_OPERATOR
+                studio_id, username, display_name, password, ROLE_OPERATOR,
+                email=addresses.normalize(email),
             )
     except IntegrityError:
         return None

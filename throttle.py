@@ -18,6 +18,11 @@ minute, far more than a studio's staff opening services causes) and failed
 authentications per address (``FAILED_INTROSPECTION_LIMIT_PER_ADDRESS``, 30 a minute), so
 nobody without a service's secret can use up its allowance.
 
+"Password dimenticata?" (``limit_reset_requests``) is limited by the same Limiter: every
+request from an address counts (``RESET_LIMIT_PER_ADDRESS``, 10 in 15 minutes), so nobody
+can try out accounts or send mail in their name by the hundred; how many mails one account
+gets is capped apart (account_links.py), whoever asks.
+
 Only failures count: a view marked with ``limit_failed_logins`` calls ``password_failed()``
 when the password it checked was wrong. The counters live in memory, one set per worker
 process, unless ``RATELIMIT_STORAGE_URI`` names a shared store such as
@@ -105,6 +110,7 @@ def init_app(app: Flask) -> None:
     config.setdefault("LOGIN_DELAY_MAX_SECONDS", 0.005 if app.testing else 1.0)
     config.setdefault("INTROSPECTION_LIMIT_PER_SERVICE", "600 per minute")
     config.setdefault("FAILED_INTROSPECTION_LIMIT_PER_ADDRESS", "30 per minute")
+    config.setdefault("RESET_LIMIT_PER_ADDRESS", "10 per 15 minutes")
     if config["RATELIMIT_STORAGE_URI"].startswith("memory://") and not app.testing:
         log.warning(MEMORY_STORAGE_WARNING)
     # One Limiter per app: a Limiter keeps the storage, strategy and key prefix of the
@@ -116,6 +122,8 @@ def init_app(app: Flask) -> None:
             app.view_functions[endpoint] = _apply_login_limits(limiter, view)
         elif getattr(view, "limits_introspection", False):
             app.view_functions[endpoint] = _apply_introspection_limits(limiter, view)
+        elif getattr(view, "limits_reset_requests", False):
+            app.view_functions[endpoint] = _apply_reset_limits(limiter, view)
 
 
 def limiter_for(app: Flask) -> Limiter:
@@ -136,6 +144,19 @@ def limit_introspection(view):
     """Mark ``view`` (the SMART services' introspection) for its limits, applied by ``init_app``."""
     view.limits_introspection = True
     return view
+
+
+def limit_reset_requests(view):
+    """Mark ``view`` ("Password dimenticata?") for its limit per address (its POST), applied by ``init_app``."""
+    view.limits_reset_requests = True
+    return view
+
+
+def _apply_reset_limits(limiter: Limiter, view):
+    return limiter.limit(
+        lambda: current_app.config["RESET_LIMIT_PER_ADDRESS"], key_func=client_address,
+        methods=["POST"], scope="reset-address",
+    )(view)
 
 
 def calling_service() -> str:

@@ -39,7 +39,9 @@ PATH_ARGUMENTS = {
     "event_id": "event",
     "request_id": "event",
     "field": "setting_field",  # an option of Configurazioni varie (studio-wide, no id)
-    "token": "import_token",  # an uploaded client file (import_uploads.py)
+    # an account link's signed token (account_links.py), or an uploaded client file's
+    # (import_uploads.py): both routes are attacked with the same forged value
+    "token": "link_token",
 }
 
 # State-changing routes called by other servers, not browsers: no session cookie rides
@@ -129,6 +131,8 @@ def victim_objects() -> dict[str, object]:
         "setting_field": "smart_access",
         # Uploads live in the instance folder, not in the database: a token of nobody's.
         "import_token": "A" * 43,
+        # a bearer link names its user by signature: an attacker can only forge one
+        "link_token": "WzEsImZvcmdlZCJd.forged-signature",
     }
 
 
@@ -202,6 +206,17 @@ OBJECT_ROUTES = {
                     "(test_smart_handoff.py)",
     },
     "consents.history": {},
+    "operators.invite": {},
+    "password.invitation": {
+        "own_studio": True,
+        "no_owner": "a bearer link: whoever holds it sets the password once; forged, spent and "
+                    "expired links are refused (test_account_links.py)",
+    },
+    "password.reset": {
+        "own_studio": True,
+        "no_owner": "a bearer link: whoever holds it sets the password once; forged, spent and "
+                    "expired links are refused (test_account_links.py)",
+    },
     "consents.select": {"fields": {"cliente": "client"}, "extra": {"azione": "aggiungi"}},
     "clients.show": {},
     "clients.update": {"fields": {"operatore": "operator", "servizi": "service"},
@@ -220,6 +235,7 @@ NOT_OBJECT_FIELDS = {
     "q", "pagina", "per_pagina", "mostra", "attivo", "azione", "next", "username",
     "password", "display_name", "repeat_password", "current_password", "new_password",
     "tipo", "enabled", "url", "token", "codice", "utente", "esito",
+    "identificativo", "email",  # "Password dimenticata?", one's own address
     # the consent grid's query string and the client's answers
     "op", "stato_richiesta", "stato_risposta", "ordina", "risposta", "autorizzo", "modo",
     # a client's page in the Anagrafica

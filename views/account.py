@@ -1,4 +1,4 @@
-"""Area personale: its side menu, "Dati generali" and "Cambio password"."""
+"""Area personale: its side menu, "Dati generali", "Indirizzo e-mail" and "Cambio password"."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from flask import Blueprint, g, render_template, request, url_for
 from flask_login import current_user
 
 import accounts
+import addresses
 import audit
 import throttle
 from models import Studio, User, write_transaction
@@ -22,10 +23,12 @@ AREA_MENU = {
         ("Anagrafica clienti", "clients.index"),
         ("Accessi ai Servizi SMART", "smart.access_log"),
         ("Registro attività", "audit.index"),
+        ("Indirizzo e-mail", "account.email"),
         ("Cambio password", "account.password"),
     ],
     "operator": [
         ("Cambio password", "account.password"),
+        ("Indirizzo e-mail", "account.email"),
     ],
     "client": [
         ("Cambio Password", "account.password"),
@@ -104,13 +107,9 @@ def password():
         errors["current_password"] = "La password attuale non è corretta."
         throttle.password_failed()
         audit.record_safely("password_change_failed")
-    problem = accounts.password_problem(new, current_user.username) if new else (
-        "Inserisci la nuova password."
-    )
-    if problem:
-        errors["new_password"] = problem
-    elif new != repeat:
-        errors["repeat_password"] = "Le due password non coincidono."
+    new_problems = accounts.new_password_problems(new, repeat, current_user.username)
+    if new_problems:
+        errors.update(new_problems)
     elif new == current:
         errors["new_password"] = "La nuova password deve essere diversa da quella attuale."
     if errors:
@@ -120,3 +119,54 @@ def password():
         audit.record("password_changed")
     return _password_form(saved=True)
 
+
+
+def _email_form(status=200, **context):
+    context.setdefault("email", current_user.email or "")
+    return render_page_or_fragment(
+        "account/email.html", "account/_email_form.html", "email-form",
+        status=status, **context,
+    )
+
+
+def throttled_email_change():
+    """Answer an address change past one of the limits on failed password checks (throttle.py)."""
+    audit.record_repeated_safely("email_change_throttled")
+    return _email_form(status=429, errors={"current_password": throttle.THROTTLED_MESSAGE},
+                       email=request.form.get("email", "")[:254])
+
+
+@bp.route("/indirizzo-email", methods=["GET", "POST"])
+@allow("admin", "operator")  # a client's address is his client's, kept by the studio
+@throttle.limit_failed_logins  # the password asked here is checked as at the login
+def email():
+    """Show or change the user's own address, where his account links and the studio's mail go.
+
+    The password is asked because the address is the way to a new password.
+    """
+    if request.method == "GET":
+        return _email_form()
+    typed = request.form.get("email", "")[:1000]
+    current = request.form.get("current_password", "")
+    errors = {}
+    try:
+        address = addresses.normalize(typed)
+    except addresses.BadAddress as problem:
+        errors["email"] = str(problem)
+    else:
+        if address is None:
+            errors["email"] = "Inserisci l'indirizzo e-mail."
+    if not current:
+        errors["current_password"] = "Inserisci la password attuale."
+    elif len(current) > accounts.PASSWORD_MAX_LENGTH or not accounts.check_password(
+        current_user, current
+    ):
+        errors["current_password"] = "La password attuale non è corretta."
+        throttle.password_failed()
+        audit.record_safely("email_change_failed")
+    if errors:
+        return _email_form(status=422, errors=errors, email=typed[:254])
+    with write_transaction():
+        User.update(email=address).where(User.id == current_user.id).execute()
+        audit.record("email_changed", old=current_user.email, new=address)
+    return _email_form(saved=True, email=address)

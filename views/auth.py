@@ -100,12 +100,17 @@ def login():
             "auth/login.html", next_url=next_url, username=username[:80], error=LOGIN_FAILED
         ), 401
 
-    session.clear()  # a new session at every login: nothing carries over from before
+    log_in(user)
+    return redirect_to_url(safe_next_url(next_url))
+
+
+def log_in(user: User) -> None:
+    """Open a new session for ``user`` and record the login (nothing carries over from before)."""
+    session.clear()
     user.session_token = accounts.start_session(user, client_ip(), user_agent())
     login_user(user)
     log.info("login: user=%s ip=%s", user.username, client_ip())
     audit.record_safely("login", actor=user)
-    return redirect_to_url(safe_next_url(next_url))
 
 
 @bp.post("/logout")

@@ -31,6 +31,7 @@ import consent_grid
 import consent_history
 import italian
 import listing
+import mail
 import models
 from models import Client, Studio, utcnow
 from views import (
@@ -261,6 +262,7 @@ def send():
     if result.repeated:
         return _done(state, "Questo invio era già stato eseguito, non è stato ripetuto. "
                             + sent_message(result), "info", focus_message=True)
+    mail.wake()  # the sending committed: its e-mails go now, not at the next sweep
     # The confirmation that had focus is gone: focus goes to the outcome.
     return _done(state, sent_message(result), focus_message=True)
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, request, url_for
 from flask_login import current_user
 
+import account_links
 import audit
 import listing
+import mail
 import operator_clients
 from models import User, write_transaction
 from views import allow, is_htmx, not_found, redirect_to_url, render_page_or_fragment
@@ -54,28 +56,52 @@ def create():
     form = operator_clients.NewOperator(
         username=request.form.get("username", "")[:200],
         display_name=request.form.get("display_name", "")[:400],
+        email=request.form.get("email", "")[:1000],
     )
-    password = request.form.get("password", "")
-    errors = operator_clients.operator_problems(
-        form.username, form.display_name, password, request.form.get("repeat_password", "")
-    )
+    errors = operator_clients.operator_problems(form.username, form.display_name, form.email)
     operator = None
     if not errors:
         with write_transaction():
             operator = operator_clients.create_operator(
-                current_user.studio_id, form.username, form.display_name, password
+                current_user.studio_id, form.username, form.display_name, email=form.email
             )
             if operator is not None:
+                account_links.invite(operator)
                 audit.record("operator_created", operator=operator.username)
+                audit.record("invitation_sent", user=operator.username, address=operator.email)
         if operator is None:
             errors["username"] = "Questo nome utente è già in uso: scegline un altro."
     if errors:
+        form.email = form.email[:254]
         return _operators_region(
             status=422, errors=errors, form=form, level="error",
             message="L'operatore non è stato creato: correggi i campi indicati.",
         )
+    mail.wake()
     return _done(
-        f"Operatore {operator.username} creato. Scegli ora i clienti che gestisce.",
+        f"Operatore {operator.username} creato: gli è stato inviato a {operator.email} il link "
+        "per scegliere la password (valido 7 giorni). Scegli ora i clienti che gestisce.",
+        _operators_region, "operators.index",
+    )
+
+
+@bp.post("/<int:operator_id>/invito")
+@allow("admin")
+def invite(operator_id):
+    """Send (again) the operator the link to set his password."""
+    operator = _operator_or_404(operator_id)
+    if not operator.active or not operator.email:
+        return _operators_region(
+            status=422, level="error",
+            message=(f"Operatore {operator.username} disabilitato: riabilitalo prima di inviargli "
+                     "il link." if not operator.active else
+                     f"L'operatore {operator.username} non ha un indirizzo e-mail."))
+    with write_transaction():
+        account_links.invite(operator)
+        audit.record("invitation_sent", user=operator.username, address=operator.email)
+    mail.wake()
+    return _done(
+        f"Link per la password inviato a {operator.username} ({operator.email}), valido 7 giorni.",
         _operators_region, "operators.index",
     )
 
