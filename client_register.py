@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import account_links
+import accounts
 import addresses
 import audit
 import client_search
@@ -134,9 +136,50 @@ def studio_operators(studio_id: int) -> list[User]:
                 .order_by(User.username))
 
 
-def client_users(client: Client) -> list[User]:
-    return list(User.select().where((User.client == client.id) & (User.role == ROLE_CLIENT))
-                .order_by(User.username))
+@dataclass
+class ClientUser:
+    """A client's account as its page shows it."""
+
+    user: User
+    has_password: bool  # false while he has not set it from his invitation
+    address: str | None  # where his account links go: his own address, else his client's
+
+
+def client_users(client: Client) -> list[ClientUser]:
+    """The client's accounts, by username."""
+    users = (User.select().where((User.client == client.id) & (User.role == ROLE_CLIENT))
+             .order_by(User.username))
+    return [ClientUser(user, accounts.has_usable_password(user), account_links.account_address(user))
+            for user in users]
+
+
+class CannotInvite(ValueError):
+    """No invitation can go: ``str()`` says why, in Italian."""
+
+
+def invite(client: Client) -> list[ClientUser]:
+    """Queue to each enabled user of the client the link to set his password; return who got it.
+
+    One transaction, with an audit event per invitation; the caller wakes the mail worker
+    after it. Raises ``CannotInvite`` (and queues nothing) for a deactivated client, one
+    without users, or without any address.
+    """
+    with write_transaction():
+        client = _lock(client)
+        if not client.active:
+            raise CannotInvite("Il cliente è disattivato: riattivalo prima di inviargli il link.")
+        users = [entry for entry in client_users(client) if entry.user.active]
+        if not users:
+            raise CannotInvite("Il cliente non ha un utente per accedere al portale.")
+        invited = [entry for entry in users if entry.address]
+        if not invited:
+            raise CannotInvite("Il cliente non ha un indirizzo e-mail: inseriscilo in «E-mail», "
+                               "salva, poi invia il link.")
+        for entry in invited:
+            account_links.invite(entry.user)
+            audit.record("invitation_sent", user=entry.user.username, address=entry.address,
+                         client=client.code)
+    return invited
 
 
 @dataclass

@@ -224,6 +224,7 @@ OBJECT_ROUTES = {
     # "1": the owner's control request runs before clients.update, which must still find
     # the client active (an attacker is refused whichever the value)
     "clients.set_state": {"extra": {"attivo": "1"}},
+    "clients.invite": {},
     **{f"clients_import.{name}": {
         "no_owner": "an upload is a folder under instance/ made by a test: its owner's access "
                     "and everyone else's refusal are in test_client_import_views.py"}

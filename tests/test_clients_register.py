@@ -68,7 +68,7 @@ def test_the_list_shows_the_studios_clients_with_every_column(app, db):
     assert heads == ["Codice", "Ragione sociale", "Codice fiscale", "Partita IVA", "E-mail",
                      "Servizi SMART", "Operatore", "Stato"]
     rows = listed(page)
-    assert rows["PINK"] == ["PINK", "Pink S.r.l.", "01234560157", "", "",
+    assert rows["PINK"] == ["PINK", "Pink S.r.l.", "01234560157", "", client("PINK").email or "",
                             "Fattura SMART, SMART Hub", "operatore1", "attivo"]
     assert rows["000088"][5:7] == ["Fattura SMART, SMART Hub, Corrispettivi SMART", "operatore2"]
     assert "ALT-0001" not in rows and "Omonimo Alternativo S.r.l." not in visible_text(html)
@@ -149,6 +149,7 @@ def test_the_list_costs_the_same_few_statements_whatever_the_page(app, db):
 def test_correcting_the_email_is_recorded_and_audited(app, db, hx):
     admin = login_as(app, "admin")
     pink = client("PINK")
+    before = pink.email
     response = admin.post(f"{BASE}/{pink.id}", headers=hx("client-record"),
                           data=form_for("PINK", email="  Amministrazione@Pink.IT "))
     assert response.status_code == 200
@@ -157,10 +158,11 @@ def test_correcting_the_email_is_recorded_and_audited(app, db, hx):
     assert visible_text(page.select_one("[role=status]")) == "Modifiche salvate: E-mail."
     assert page.select_one("#client-email")["value"] == "Amministrazione@pink.it"
     assert client("PINK").email == "Amministrazione@pink.it"
-    assert changes_of("PINK") == [("email", None, "Amministrazione@pink.it", "anagrafica")]
+    assert changes_of("PINK") == [("email", before, "Amministrazione@pink.it", "anagrafica")]
     event, details = last_audit("client_changed")
     assert event.username == "admin"
-    assert details == {"client": "PINK", "changes": "E-mail: — → Amministrazione@pink.it"}
+    assert details == {"client": "PINK",
+                       "changes": f"E-mail: {before or '—'} → Amministrazione@pink.it"}
     registro = parse(admin.get("/area-personale/registro-attivita"))
     assert "Cliente modificato" in visible_text(registro)
     assert "cliente: PINK" in visible_text(registro)
@@ -268,13 +270,68 @@ def test_an_operator_of_another_studio_or_a_disabled_one_is_refused(app, db):
 def test_another_studios_client_is_not_found(app, db):
     admin = login_as(app, "admin")
     other = client("000088", "ALT001")
+    address = other.email
     assert admin.get(f"{BASE}/{other.id}").status_code == 404
     assert admin.post(f"{BASE}/{other.id}", data={"email": "x@example.it"}).status_code == 404
     assert admin.post(f"{BASE}/{other.id}/stato", data={"attivo": "0"}).status_code == 404
-    assert client("000088", "ALT001").active and client("000088", "ALT001").email is None
+    assert client("000088", "ALT001").active and client("000088", "ALT001").email == address
     assert admin.get(f"{BASE}/99999999999999999999").status_code == 404
     assert admin.get(f"{BASE}/abc").status_code == 404
     assert admin.post(f"{BASE}/{client('PINK').id}/stato", data={"attivo": "x"}).status_code == 400
+
+
+# --- the client's user and his invitation ---------------------------------------------
+
+
+def invitations():
+    from models import OutboxMessage
+    return [(m.kind, m.recipient, m.user.username, m.client.code) for m in
+            OutboxMessage.select().where(OutboxMessage.kind == "invitation").order_by(OutboxMessage.id)]
+
+
+def test_the_admin_sends_the_client_the_link_to_set_his_password(app, db, hx):
+    admin = login_as(app, "admin")
+    pink = client("PINK")
+    Client.update(email="amministrazione@pink.it").where(Client.id == pink.id).execute()
+    User.update(email=None).where(User.client == pink.id).execute()  # the client's address, then
+    page = parse(admin.get(f"{BASE}/{pink.id}"))
+    row = [visible_text(td) for td in page.select("#client-record tbody tr")[0].find_all("td")]
+    assert row[:3] == ["pink", "impostata", "amministrazione@pink.it"]
+    response = admin.post(f"{BASE}/{pink.id}/invito", headers=hx("client-record"))
+    assert response.status_code == 200
+    assert visible_text(parse(response).select_one("[role=status]")) == (
+        "Link per la password inviato a pink (amministrazione@pink.it), valido 7 giorni.")
+    assert invitations() == [("invitation", "amministrazione@pink.it", "pink", "PINK")]
+    _, details = last_audit("invitation_sent")
+    assert details == {"address": "amministrazione@pink.it", "client": "PINK", "user": "pink"}
+    admin.post(f"{BASE}/{pink.id}/invito")  # again: a second link
+    assert len(invitations()) == 2
+
+
+@pytest.mark.parametrize("situation, message", [
+    ("no address", "Il cliente non ha un indirizzo e-mail"),
+    ("deactivated", "Il cliente è disattivato"),
+    ("no user", "Il cliente non ha un utente"),
+])
+def test_no_invitation_goes_where_it_cannot(app, db, situation, message):
+    pink = client("PINK")
+    if situation == "no address":
+        Client.update(email=None).where(Client.id == pink.id).execute()
+        User.update(email=None).where(User.client == pink.id).execute()
+    elif situation == "deactivated":
+        Client.update(active=False).where(Client.id == pink.id).execute()
+    else:
+        User.update(active=False).where(User.client == pink.id).execute()
+    response = login_as(app, "admin").post(f"{BASE}/{pink.id}/invito")
+    assert response.status_code == 422
+    assert message in visible_text(parse(response).select_one("[role=alert]"))
+    assert invitations() == [] and last_audit("invitation_sent")[0] is None
+
+
+def test_another_studios_client_gets_no_invitation(app, db):
+    other = client("000088", "ALT001")
+    assert login_as(app, "admin").post(f"{BASE}/{other.id}/invito").status_code == 404
+    assert invitations() == []
 
 
 # --- deactivation ----------------------------------------------------------------------
@@ -420,7 +477,7 @@ def test_export_as_csv_for_italian_excel(app, db):
     by_code = {row[0]: row for row in rows[1:]}
     assert len(by_code) == 13
     assert by_code["000004"] == ["000004", "Caffè Centrale di Neri Luca", "NRELCU70A01H501X", "",
-                                 "", "Corrispettivi SMART", "operatore2"]
+                                 client("000004").email or "", "Corrispettivi SMART", "operatore2"]
     assert b"\r\n" in body
 
 

@@ -39,11 +39,15 @@ def test_admin_finds_and_edits_a_client_in_place(browser_login, live_server):
     expect(page.get_by_label("Corrispettivi SMART")).to_be_checked()
     expect(page.get_by_label("SMART Hub")).not_to_be_checked()
 
+    page.get_by_role("button", name="Invia link per la password").click()
+    expect(page.get_by_role("status")).to_contain_text("Link per la password inviato a pink")
+
     page.get_by_role("button", name="Disattiva cliente").click()
     expect(page.get_by_role("status")).to_contain_text("Cliente PINK disattivato")
     expect(page.get_by_label("Fattura SMART")).to_be_disabled()
     expect(page.get_by_label("Fattura SMART")).not_to_be_checked()
     expect(page.get_by_role("button", name="Riattiva cliente")).to_be_visible()
+    expect(page.get_by_role("button", name="Invia link per la password")).to_have_count(0)
     assert page.evaluate("window.__notReloaded") is True
 
     page.reload()  # what was saved is what the page shows

@@ -17,6 +17,7 @@ import client_export
 import client_register
 import italian
 import listing
+import mail
 import models
 from models import Client, Studio, utcnow
 from views import allow, get_in_studio_or_404, is_htmx, redirect_to_url, render_page_or_fragment
@@ -136,6 +137,20 @@ def set_state(client_id):
         message = (f"Cliente {client.code} disattivato: non può più accedere al portale, non "
                    "riceve richieste di consenso e nessuno può aprire i suoi Servizi SMART.")
     return _done(client, message)
+
+
+@bp.post("/<int:client_id>/invito")
+@allow("admin")
+def invite(client_id):
+    """Send (again) the client's user the link to set his password."""
+    client = get_in_studio_or_404(Client, client_id)
+    try:
+        invited = client_register.invite(client)
+    except client_register.CannotInvite as problem:
+        return _client_region(client, status=422, level="error", message=str(problem))
+    mail.wake()
+    names = ", ".join(f"{entry.user.username} ({entry.address})" for entry in invited)
+    return _done(client, f"Link per la password inviato a {names}, valido 7 giorni.")
 
 
 # --- export ------------------------------------------------------------------------------
