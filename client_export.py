@@ -23,7 +23,7 @@ from openpyxl.cell import WriteOnlyCell
 
 import client_file
 import client_register
-from models import Client
+from models import Client, ClientService, OperatorClient, SmartService, User
 
 CHUNK = 2000
 TEXT_FORMAT = "@"  # Excel's "Testo": what is typed in the cell stays as it is
@@ -37,17 +37,38 @@ def rows(studio_id: int, search: str = "") -> Iterator[list[str]]:
     condition = client_register.search_condition(studio_id, search)
     last_code = None
     while True:
-        query = Client.select().where(condition)
-        if last_code is not None:
-            query = query.where(Client.code > last_code)
-        chunk = list(query.order_by(Client.code).limit(CHUNK))
+        after = condition if last_code is None else condition & (Client.code > last_code)
+        chunk = list(Client.select(Client.id, Client.code, Client.name, Client.tax_code,
+                                   Client.vat_number, Client.email)
+                     .where(after).order_by(Client.code).limit(CHUNK).tuples())
         if not chunk:
             return
-        for row in client_register.rows_of(chunk):
-            client = row.client
-            yield [client.code, client.name, client.tax_code or "", client.vat_number or "",
-                   client.email or "", row.services_text, row.operators_text]
-        last_code = chunk[-1].code
+        # The chunk is a range of codes: its services and operators are read by that
+        # range, not by a list of thousands of ids.
+        in_chunk = after & (Client.code <= chunk[-1][1])
+        services, operators = _names_by_client(in_chunk)
+        for client_id, code, name, tax_code, vat_number, email in chunk:
+            yield [code, name, tax_code or "", vat_number or "", email or "",
+                   ", ".join(services.get(client_id, ())), ", ".join(operators.get(client_id, ()))]
+        last_code = chunk[-1][1]
+
+
+def _names_by_client(condition) -> tuple[dict, dict]:
+    """The service names (catalogue order) and operators' usernames of the clients matching
+    ``condition``, by client id (two queries)."""
+    services: dict[int, list[str]] = {}
+    for client_id, name in (ClientService.select(ClientService.client, SmartService.name)
+                            .join(SmartService).switch(ClientService).join(Client)
+                            .where(condition)
+                            .order_by(SmartService.position, SmartService.id).tuples()):
+        services.setdefault(client_id, []).append(name)
+    operators: dict[int, list[str]] = {}
+    for client_id, username in (OperatorClient.select(OperatorClient.client, User.username)
+                                .join(User, on=(OperatorClient.operator == User.id))
+                                .switch(OperatorClient).join(Client)
+                                .where(condition).order_by(User.username).tuples()):
+        operators.setdefault(client_id, []).append(username)
+    return services, operators
 
 
 def _csv_safe(value: str) -> str:
