@@ -75,6 +75,8 @@ def test_the_list_shows_the_studios_clients_with_every_column(app, db):
     menu = [visible_text(a) for a in html.select("nav.side-menu ul a")]
     assert "Anagrafica clienti" in menu
     assert html.select_one("nav.side-menu a[aria-current=page]").get_text() == "Anagrafica clienti"
+    link = next(a for a in html.select("#main a") if visible_text(a) == "Importa da file")
+    assert link["href"] == "/area-personale/clienti/importa"
 
 
 @pytest.mark.parametrize("username", ["operatore1", "pink"])
