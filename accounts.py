@@ -14,6 +14,7 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from peewee import Value, fn
 
 from models import Client, Studio, User, UserSession, utcnow, write_transaction
 
@@ -119,9 +120,16 @@ def authenticate(username: str, password: str) -> User | None:
         return None
     if not check_password(user, password):
         return None
-    if not user.active:
+    if not user.active or (user.client_id is not None and User.select(Value(1)).where(
+            (User.id == user.id) & _client_deactivated()).exists()):
         raise AccountDisabled(user.username)
     return user
+
+
+def _client_deactivated():
+    """Condition on a user row: he is the user of a client the studio deactivated."""
+    return fn.EXISTS(Client.select(Value(1)).where(
+        (Client.id == User.client) & (Client.active == False)))  # noqa: E712
 
 
 def create_user(
@@ -178,7 +186,7 @@ def load_session_user(token: str, idle_timeout: dt.timedelta, absolute_timeout: 
         return None
     token_hash = _token_hash(token)
     session = (
-        UserSession.select(UserSession, User)
+        UserSession.select(UserSession, User, _client_deactivated().alias("client_deactivated"))
         .join(User)
         .where(UserSession.token_hash == token_hash)
         .get_or_none()
@@ -189,6 +197,7 @@ def load_session_user(token: str, idle_timeout: dt.timedelta, absolute_timeout: 
     now = utcnow()
     if (
         not user.active
+        or session.client_deactivated
         or now - last_seen_at > idle_timeout
         or now - created_at > absolute_timeout
     ):

@@ -40,6 +40,7 @@ from views import (
     apply_upload_limit,
     auth,
     client_area,
+    clients,
     clients_import,
     consents,
     enforce_access_policy,
@@ -59,8 +60,8 @@ csrf = CSRFProtect()
 login_manager = LoginManager()
 
 # Every blueprint of the portal (views/), registered in this order.
-BLUEPRINT_MODULES = (auth, password, home, account, smart, consents, operators, settings,
-                     activity, client_area, clients_import)
+BLUEPRINT_MODULES = (auth, password, home, account, smart, consents, operators, clients,
+                     settings, activity, client_area, clients_import)
 
 
 def create_app(test_config: dict | None = None) -> Flask:

@@ -85,8 +85,13 @@ def wording(screen: str) -> ConsentText:
 
 
 def with_smart_service():
-    """Condition: the client has at least one active SMART service."""
-    return fn.EXISTS(ClientService.select(Value(1)).where(ClientService.client == Client.id))
+    """Condition: the client is active and has at least one active SMART service.
+
+    A deactivated client has no services (client_register.py removes them); the
+    condition says so as well, so no sending ever reaches one.
+    """
+    return (Client.active == True) & fn.EXISTS(  # noqa: E712
+        ClientService.select(Value(1)).where(ClientService.client == Client.id))
 
 
 def not_yet_consented():

@@ -3,7 +3,7 @@
 A user U may open service S of client C only if all of these hold, read from the
 database at the moment of asking:
 
-1. C belongs to U's studio;
+1. C belongs to U's studio, and the studio has not deactivated C (Anagrafica clienti);
 2. U is an active user;
 3. the studio's option 7 ("Desidero accedere ai Servizi SMART dei clienti...") is on;
 4. U is the admin, or an operator whose switch "Accesso ai Servizi SMART" is on;
@@ -46,6 +46,7 @@ from models import (
 # The reasons a request is refused, as the user reads them.
 REASONS = {
     "cliente_non_trovato": "Il cliente richiesto non esiste.",
+    "cliente_disattivato": "Il cliente è stato disattivato dallo studio.",
     "utente_disattivato": "Il tuo utente è disattivato.",
     "opzione_studio_disattivata": (
         "L'accesso ai Servizi SMART dei clienti non è attivo per lo studio: "
@@ -91,6 +92,10 @@ def _same_studio():
     return Client.studio == User.studio
 
 
+def _client_active():
+    return Client.active == True  # noqa: E712
+
+
 def _manages_client():
     return (User.role == ROLE_ADMIN) | fn.EXISTS(
         OperatorClient.select(Value(1)).where(
@@ -119,6 +124,7 @@ def conditions(service_id: int | None = None) -> list[tuple[str, object]]:
     """The rule's conditions, in the order their refusal is reported: (reason, SQL expression)."""
     return [
         ("cliente_non_trovato", _same_studio()),
+        ("cliente_disattivato", _client_active()),
         *[(reason, build()) for reason, build in USER_CONDITIONS],
         ("cliente_non_gestito", _manages_client()),
         ("consenso_assente", _consent_granted()),

@@ -217,6 +217,13 @@ OBJECT_ROUTES = {
                     "expired links are refused (test_account_links.py)",
     },
     "consents.select": {"fields": {"cliente": "client"}, "extra": {"azione": "aggiungi"}},
+    "clients.show": {},
+    "clients.update": {"fields": {"operatore": "operator", "servizi": "service"},
+                       "extra": {"email": "pink@example.it"}},
+    # "1": the owner's control request runs before clients.update, which must still find
+    # the client active (an attacker is refused whichever the value)
+    "clients.set_state": {"extra": {"attivo": "1"}},
+    "clients.invite": {},
     **{f"clients_import.{name}": {
         "no_owner": "an upload is a folder under instance/ made by a test: its owner's access "
                     "and everyone else's refusal are in test_client_import_views.py"}
@@ -231,6 +238,8 @@ NOT_OBJECT_FIELDS = {
     "identificativo", "email",  # "Password dimenticata?", one's own address
     # the consent grid's query string and the client's answers
     "op", "stato_richiesta", "stato_risposta", "ordina", "risposta", "autorizzo", "modo",
+    # a client's page in the Anagrafica
+    "email",
     # the client import: the uploaded file, "Invia l'invito ai nuovi clienti"
     "file", "invita",
 }

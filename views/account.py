@@ -20,6 +20,7 @@ AREA_MENU = {
         ("Dati generali", "account.general"),
         ("Configurazioni Varie", "settings.options"),
         ("Operatori di studio", "operators.index"),
+        ("Anagrafica clienti", "clients.index"),
         ("Accessi ai Servizi SMART", "smart.access_log"),
         ("Registro attività", "audit.index"),
         ("Indirizzo e-mail", "account.email"),
