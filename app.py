@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import re
 import secrets
@@ -22,10 +23,13 @@ from werkzeug.routing import IntegerConverter
 import accounts
 import audit
 import db_roles
+import devmail
 import italian
 import listing
+import mail
 import models
 import smart_handoff
+import tasks
 import throttle
 from migrations import run_migrations
 from views import (
@@ -96,6 +100,20 @@ def create_app(test_config: dict | None = None) -> Flask:
         COMPRESS_LEVEL=3,
         COMPRESS_MIN_SIZE=500,  # bytes: below this the gzip header and the CPU cost more than they save
         COMPRESS_STREAMS=False,  # the CSV register streams as it is read: left as it is
+        # Mail (mail.py, Flask-Mailman) and the task queue (tasks.py, Huey). In development
+        # the SMTP server defaults to the one `make run` starts (devmail.py).
+        MAIL_SERVER=os.environ.get("MAIL_SERVER") or None,
+        MAIL_PORT=_env_int("MAIL_PORT"),
+        MAIL_USE_TLS=_env_flag("MAIL_USE_TLS"),
+        MAIL_USE_SSL=_env_flag("MAIL_USE_SSL"),
+        MAIL_USERNAME=os.environ.get("MAIL_USERNAME") or None,
+        MAIL_PASSWORD=os.environ.get("MAIL_PASSWORD") or None,
+        MAIL_DEFAULT_SENDER=os.environ.get("MAIL_DEFAULT_SENDER") or None,
+        MAIL_BACKEND="smtp",  # also under TESTING: mail.py speaks SMTP itself (see transmit)
+        MAIL_TIMEOUT=30,  # seconds an SMTP exchange may hang before it counts as failed
+        PORTAL_URL=os.environ.get("PORTAL_URL") or "http://127.0.0.1:8000",
+        QUEUE_URL=os.environ.get("QUEUE_URL")
+        or "sqlite:///" + os.path.join(app.instance_path, "queue.db"),
     )
     if test_config:
         app.config.update(test_config)
@@ -113,6 +131,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.lstrip_blocks = True
 
     models.db.initialize(models.make_database(app.config["DATABASE_URL"]))
+    mail.init_app(app)
+    tasks.init_app(app)
     Compress(app)  # first registered, so it runs after every other after_request
     csrf.init_app(app)
     htmx.init_app(app)
@@ -164,6 +184,8 @@ def _check_settings(app: Flask) -> None:
         problems.extend(error.problems)
     else:
         app.config.update(SMART_SERVICE_URLS=urls, SMART_SERVICE_SECRETS=secrets_by_code)
+    _settle_mail_settings(app.config, development)
+    problems.extend(mail.settings_problems(app.config, production=not development))
     if problems:
         mode = ("in sviluppo" if development else
                 "in produzione (PORTAL_ENV non è \"development\")")
@@ -172,6 +194,19 @@ def _check_settings(app: Flask) -> None:
             + ("" if development else "\nPer provarlo in locale con i segreti di sviluppo: "
                "PORTAL_ENV=development.")
         )
+
+
+def _settle_mail_settings(config, development: bool) -> None:
+    """Fill in the development mail defaults: the local mail server (devmail.py), a sender."""
+    if development:
+        config["MAIL_SERVER"] = config.get("MAIL_SERVER") or devmail.HOST
+        if config.get("MAIL_PORT") is None:
+            config["MAIL_PORT"] = devmail.PORT
+        config["MAIL_DEFAULT_SENDER"] = (config.get("MAIL_DEFAULT_SENDER")
+                                         or "portale@studio.example")
+    elif config.get("MAIL_PORT") is None:
+        config["MAIL_PORT"] = 465 if config.get("MAIL_USE_SSL") else (
+            587 if config.get("MAIL_USE_TLS") else 25)
 
 
 def _make_private_folder(path: str) -> None:
@@ -185,6 +220,14 @@ def _make_private_folder(path: str) -> None:
 
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _env_int(name: str):
+    """An integer setting from the environment; unset: None; malformed: the text (refused later)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    return int(raw) if raw.isdigit() else raw
 
 
 def _init_transport_security(app: Flask) -> None:
@@ -404,15 +447,19 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     _register_security_log_command(app)
+    _register_mail_commands(app)
 
     @app.cli.command("migrate")
     def migrate_command():
         """Update the schema as the owner role, then grant the runtime role its rights (rerunnable)."""
         runtime_url = app.config["DATABASE_URL"]
+        queue_tables = tasks.create_queue_tables(_queue_owner_url(app))
         try:
             run = db_roles.migrate(app.config["MIGRATE_DATABASE_URL"] or runtime_url, runtime_url)
         except db_roles.GrantRefused as problem:
             raise click.ClickException(str(problem)) from problem
+        if queue_tables:
+            click.echo("Coda dei lavori su PostgreSQL: tabelle presenti.")
         applied = run.applied
         click.echo("Migrazioni applicate: " + (", ".join(applied) if applied else "nessuna"))
         if run.granted_to:
@@ -496,3 +543,38 @@ def _register_security_log_command(app: Flask) -> None:
                 event.created_at.strftime("%Y-%m-%d %H:%M:%S"), event.studio_code or "-",
                 event.username or "-", event.ip or "-", event.kind, event.repeats or 1,
                 details.get("path") or "-", details.get("target_studio") or "-")))
+
+
+def _queue_owner_url(app: Flask) -> str:
+    """QUEUE_URL as the role that may create its tables: the owner's, when it is the portal's database."""
+    queue_url = app.config["QUEUE_URL"]
+    if queue_url == app.config["DATABASE_URL"] and app.config["MIGRATE_DATABASE_URL"]:
+        return app.config["MIGRATE_DATABASE_URL"]
+    return queue_url
+
+
+def _register_mail_commands(app: Flask) -> None:
+    @app.cli.command("worker")
+    @click.option("--threads", type=click.IntRange(1, 32), default=2, show_default=True,
+                  help="Thread che eseguono i lavori.")
+    def worker_command(threads: int):
+        """Run the task queue's worker (Huey's consumer): mail delivery and the periodic tasks."""
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        tasks.import_task_modules()
+        click.echo(f"Worker della coda {app.config['QUEUE_URL']}: consegna la posta a "
+                   f"{app.config['MAIL_SERVER']}:{app.config['MAIL_PORT']} (Ctrl+C per fermarlo)")
+        consumer = tasks.huey.create_consumer(workers=threads, worker_type="thread",
+                                              periodic=True, max_delay=2.0)
+        consumer.run()
+
+    @app.cli.command("mail-server")
+    @click.option("--host", default=devmail.HOST, show_default=True)
+    @click.option("--port", type=click.IntRange(1, 65535), default=devmail.PORT,
+                  show_default=True)
+    def mail_server_command(host: str, port: int):
+        """Run the development mail server: every message it receives becomes a .eml file."""
+        folder = os.path.join(app.instance_path, "mail")
+        click.echo(f"Server di posta di sviluppo su {host}:{port}: i messaggi arrivano in "
+                   f"{folder}/ (un file .eml ciascuno). Ctrl+C per fermarlo.")
+        devmail.serve(folder, host, port)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from peewee import JOIN, SQL, Case, Select, Value, fn
 
+import mail
 from models import (
     CONSENT_DECLINED,
     CONSENT_GRANTED,
@@ -28,7 +29,6 @@ from models import (
     ConsentSending,
     ConsentText,
     MailRound,
-    OutboxMessage,
     StudioSettings,
     User,
     db,
@@ -111,12 +111,15 @@ def send_requests(
     ip: str | None = None,
     user_agent: str | None = None,
     at: dt.datetime | None = None,
+    batch: str | None = None,
 ) -> SendResult:
     """Send the consent request to the studio's SMART clients (``only`` those ids, if given).
 
     Clients who already consented are skipped; clients without an active SMART
-    service, or of another studio, are never chosen. One transaction, three
-    set-based statements whatever the number of clients.
+    service, or of another studio, are never chosen. Each client asked who is active
+    and has an address gets the request by e-mail: an outbox row of the same
+    transaction, in ``batch`` (the sending's key). One transaction, four set-based
+    statements whatever the number of clients.
     """
     text = wording("modal")
     scope = (Client.studio == studio_id) & with_smart_service()
@@ -165,6 +168,20 @@ def send_requests(
                     ConsentEvent.created_at,
                 ],
             ).execute()
+            mail.enqueue_from(
+                "consent_request",
+                Client.select(Client.email, Client.id, Value(None))
+                .where(
+                    scope
+                    & (Client.consent_requested_at == at)
+                    & (Client.consent_answer == CONSENT_PENDING)
+                    & Client.active
+                    & Client.email.is_null(False)
+                    & (Client.email != "")
+                )
+                .order_by(Client.id),
+                studio=studio_id, batch=batch, at=at,
+            )
     return SendResult(sent=sent, already_consented=chosen - sent)
 
 
@@ -250,7 +267,7 @@ def send_confirmed(studio_id: int, actor: User, mode: str, key: str, confirmed: 
                 repeated=True,
             )
         result = send_requests(
-            studio_id, actor, recipients_of(studio_id, actor, mode), ip, user_agent
+            studio_id, actor, recipients_of(studio_id, actor, mode), ip, user_agent, batch=key
         )
         if result.sent != confirmed:
             raise SendingChanged(result)  # rolls back the claim and the sending
@@ -354,22 +371,12 @@ def awaiting_answer(studio_id: int):
 
 def queue_reminders(condition, studio_id: int, batch: str, at: dt.datetime) -> int:
     """Write a reminder to every client matching ``condition`` with an address (one INSERT ... SELECT)."""
-    return (
-        OutboxMessage.insert_from(
-            Client.select(
-                Value(studio_id), Value("reminder"), Client.email, Client.id, Value(batch),
-                Value(at), Value(at),
-            )
-            .where(condition & with_address())
-            .order_by(Client.id),
-            fields=[
-                OutboxMessage.studio, OutboxMessage.kind, OutboxMessage.recipient,
-                OutboxMessage.client, OutboxMessage.batch, OutboxMessage.next_attempt_at,
-                OutboxMessage.created_at,
-            ],
-        )
-        .as_rowcount()
-        .execute()
+    return mail.enqueue_from(
+        "reminder",
+        Client.select(Client.email, Client.id, Value(None))
+        .where(condition & with_address())
+        .order_by(Client.id),
+        studio=studio_id, batch=batch, at=at,
     )
 
 
@@ -455,18 +462,7 @@ def studio_admins_to_notify(studio_id: int, rule) -> Select:
 def notify_revocation(client: Client, at: dt.datetime) -> int:
     """Tell the studio's administrators by e-mail that ``client`` revoked consent (in the caller's transaction)."""
     admins = studio_admins_to_notify(client.studio_id, StudioSettings.notify_revocation)
-    return (
-        OutboxMessage.insert_from(
-            admins.select(
-                Value(client.studio_id), Value("revocation"), User.email, Value(client.id),
-                User.id, Value(at), Value(at),
-            ),
-            fields=[
-                OutboxMessage.studio, OutboxMessage.kind, OutboxMessage.recipient,
-                OutboxMessage.client, OutboxMessage.user, OutboxMessage.next_attempt_at,
-                OutboxMessage.created_at,
-            ],
-        )
-        .as_rowcount()
-        .execute()
+    return mail.enqueue_from(
+        "revocation", admins.select(User.email, Value(client.id), User.id),
+        studio=client.studio_id, at=at,
     )

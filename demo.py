@@ -92,10 +92,22 @@ def ensure_studio(code: str, name: str) -> Studio:
     return studio
 
 
+CLIENT_MAIL_DOMAIN = "clienti.example"  # example.*: reserved, never a real mailbox
+STUDIO_MAIL_DOMAINS = {"BPF103": "studio.example", "ALT001": "alternativo.example"}
+
+
+def demo_address(name: str, domain: str) -> str:
+    """A demo e-mail address, e.g. ``pink@clienti.example`` (``.example`` never delivers)."""
+    return f"{name.lower()}@{domain}"
+
+
 def ensure_user(studio, username, display_name, password, role, client=None, made=None):
     user = User.get_or_none(User.username == username)
     if user is None:
         user = accounts.create_user(studio, username, display_name, password, role, client=client)
+        user.email = (client.email if client is not None
+                      else demo_address(username, STUDIO_MAIL_DOMAINS[studio.code]))
+        User.update(email=user.email).where(User.id == user.id).execute()
         if made is not None:
             made.append(user)
     return user
@@ -132,6 +144,9 @@ def seed(password: str = "demo", synthetic_clients: int = 0) -> list[User]:
                     consent.answer_request(
                         client, client_user, accept=answer == "granted", at=rome(answered)
                     )
+            if created:
+                # Given after the release note's past sendings, which mailed no one.
+                give_address(client, demo_address(code, CLIENT_MAIL_DOMAIN))
         for username, display_name, managed in OPERATORS:
             operator = ensure_user(studio, username, display_name, password, "operator", made=made)
             OperatorClient.insert_many(
@@ -141,13 +156,22 @@ def seed(password: str = "demo", synthetic_clients: int = 0) -> list[User]:
         other = ensure_studio(*OTHER_STUDIO)
         ensure_user(other, "admin.alt", "Anna Alternativa", password, "admin", made=made)
         for code, name, services in OTHER_CLIENTS:
-            client, _ = ensure_client(other, code, name, None, services, catalogue)
+            client, created = ensure_client(other, code, name, None, services, catalogue)
+            if created:
+                give_address(client, demo_address(code, CLIENT_MAIL_DOMAIN))
             if code == "ALT-0001":
                 ensure_user(other, "alt-0001", name, password, "client", client=client, made=made)
 
         if synthetic_clients:
             add_synthetic_clients(studio, synthetic_clients, catalogue)
     return made
+
+
+def give_address(client: Client, address: str) -> None:
+    """Set a demo client's address, and its users' (a client user's address is its company's)."""
+    client.email = address
+    Client.update(email=address).where(Client.id == client.id).execute()
+    User.update(email=address).where(User.client == client.id).execute()
 
 
 def add_synthetic_clients(studio: Studio, count: int, catalogue) -> None:
@@ -165,6 +189,7 @@ def add_synthetic_clients(studio: Studio, count: int, catalogue) -> None:
                 "code": f"S{number:0{width}d}",
                 "name": f"Cliente Sintetico {number:0{width}d} S.r.l.",
                 "tax_code": f"{number:011d}",
+                "email": demo_address(f"S{number:0{width}d}", CLIENT_MAIL_DOMAIN),
             }
         )
         if len(batch) == 500:

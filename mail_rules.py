@@ -12,13 +12,14 @@ Every function takes the moment it acts at (``at``), so tests move the clock.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 
 from babel.numbers import format_decimal
 from peewee import Value, fn
 
 import italian
+import mail
+import tasks
 from consent import awaiting_answer, queue_reminders, studio_admins_to_notify
 from models import (
     MAIL_FAILED,
@@ -201,23 +202,19 @@ def send_daily_summary(studio_id: int, at: dt.datetime | None = None) -> int:
         key = f"riepilogo:{studio_id}:{day.isoformat()}"
         if not _claim_round(key, studio_id, "daily_summary"):
             return 0
-        data = json.dumps({"day": day.isoformat(), **counts})
         admins = studio_admins_to_notify(studio_id, StudioSettings.daily_summary)
-        sent = (
-            OutboxMessage.insert_from(
-                admins.select(Value(studio_id), Value("daily_summary"), User.email, User.id, Value(key),
-                              Value(data), Value(at), Value(at)),
-                fields=[
-                    OutboxMessage.studio, OutboxMessage.kind, OutboxMessage.recipient,
-                    OutboxMessage.user, OutboxMessage.batch, OutboxMessage.data,
-                    OutboxMessage.next_attempt_at, OutboxMessage.created_at,
-                ],
-            )
-            .as_rowcount()
-            .execute()
+        sent = mail.enqueue_from(
+            "daily_summary", admins.select(User.email, Value(None), User.id),
+            studio=studio_id, batch=key, data={"day": day.isoformat(), **counts}, at=at,
         )
         MailRound.update(sent=sent).where(MailRound.key == key).execute()
     return sent
+
+
+@tasks.periodic_task(tasks.crontab(hour="6", minute="0"))  # UTC: 7:00 or 8:00 in Rome
+def daily_mail_rules() -> None:
+    """The worker's daily run of every studio's mail rules."""
+    run_daily()
 
 
 def run_daily(at: dt.datetime | None = None) -> dict[str, int]:

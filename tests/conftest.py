@@ -21,12 +21,14 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import psycopg2
 import pytest
 from bs4 import BeautifulSoup
+from smtp_sink import SmtpSink
 from werkzeug.serving import make_server
 
 import accounts
 import db_roles
 import demo
 import models
+import tasks
 from app import create_app
 from bench.statements import StatementCounter, counting_statements  # noqa: F401 (shared with the bench; tests import it from here)
 
@@ -93,6 +95,9 @@ def make_test_app(database_url, **overrides):
         "DATABASE_URL": database_url,
         "MIGRATE_DATABASE_URL": owner_url(database_url),
         "WTF_CSRF_ENABLED": False,
+        # Tasks stay in this process and run only when a test asks (tasks.py); a test
+        # that delivers mail uses the smtp_server fixture.
+        "QUEUE_URL": "memory://",
     }
     config.update(overrides)
     app = create_app(config)
@@ -187,6 +192,41 @@ def login_as(app, username):
     response = AuthActions(test_client).login(username)
     assert response.status_code == 302, f"login of {username} failed"
     return test_client
+
+
+# --- mail --------------------------------------------------------------------
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on a free port; ``.messages`` holds what it accepted.
+
+    Point an app at it with ``use_smtp_server(app, smtp_server)`` (the ``mail_app``
+    fixture does, for the demo app).
+    """
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+def use_smtp_server(app, sink) -> None:
+    """Make ``app`` deliver its mail to ``sink``."""
+    app.config.update(MAIL_SERVER=sink.host, MAIL_PORT=sink.port, MAIL_TIMEOUT=10)
+
+
+@pytest.fixture
+def mail_app(app, smtp_server):
+    """The demo app delivering to ``smtp_server``."""
+    use_smtp_server(app, smtp_server)
+    return app
+
+
+@pytest.fixture
+def immediate_queue():
+    """Huey in immediate mode: a task runs as soon as it is enqueued (``mail.wake()`` delivers)."""
+    tasks.huey.immediate = True
+    yield tasks.huey
+    tasks.huey.immediate = False
 
 
 # --- browser tests -----------------------------------------------------------

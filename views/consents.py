@@ -34,6 +34,7 @@ import consent_grid
 import consent_history
 import italian
 import listing
+import mail
 import mail_rules
 import models
 from models import Client, Studio, utcnow
@@ -282,6 +283,7 @@ def send():
     if result.repeated:
         return _done(state, "Questo invio era già stato eseguito, non è stato ripetuto. "
                             + sent_message(result), "info", focus_message=True)
+    mail.wake()  # the sending committed: its e-mails go now, not at the next sweep
     # The confirmation that had focus is gone: focus goes to the outcome.
     return _done(state, sent_message(result), focus_message=True, mail_queued=bool(result.sent))
 
@@ -420,12 +422,8 @@ def remind():
         return _done(state, "Questo promemoria era già stato inviato, non è stato ripetuto. "
                             + reminded_message(result), "info", focus_message=True)
     if result.sent:
-        wake_mail()
+        mail.wake()  # the reminders committed: they go now, not at the next sweep
     return _done(state, reminded_message(result), focus_message=True, mail_queued=bool(result.sent))
-
-
-def wake_mail() -> None:
-    """Tell the worker there is mail to deliver (after the transaction that wrote it committed)."""
 
 
 # --- the mail rules and the delivery's progress ---------------------------------------
