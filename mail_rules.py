@@ -205,7 +205,7 @@ def send_daily_summary(studio_id: int, at: dt.datetime | None = None) -> int:
         admins = studio_admins_to_notify(studio_id, StudioSettings.daily_summary)
         sent = mail.enqueue_from(
             "daily_summary", admins.select(User.email, Value(None), User.id),
-            studio=studio_id, batch=key, data={"day": day.isoformat(), **counts}, at=at,
+            studio=studio_id, batch=key, data={"day": day.isoformat(), "day_shown": day.strftime("%d/%m/%Y"), **counts}, at=at,
         )
         MailRound.update(sent=sent).where(MailRound.key == key).execute()
     return sent

@@ -208,8 +208,8 @@ def test_the_daily_summary_counts_yesterdays_answers_once(studio):
     assert mail_rules.send_daily_summary(studio.id, at=NOW) == 1
     [summary] = outbox("daily_summary")
     assert summary.recipient == "admin@studio.example" and summary.user.username == "admin"
-    assert json.loads(summary.data) == {"day": "2026-11-29", "granted": 1, "declined": 0,
-                                        "revoked": 0}
+    assert json.loads(summary.data) == {"day": "2026-11-29", "day_shown": "29/11/2026",
+                                        "granted": 1, "declined": 0, "revoked": 0}
     assert mail_rules.send_daily_summary(studio.id, at=NOW + dt.timedelta(hours=2)) == 0
     assert mail_rules.send_daily_summary(studio.id, at=NOW + dt.timedelta(days=1)) == 1
     assert json.loads(outbox("daily_summary")[-1].data)["revoked"] == 1
