@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from conftest import login_as
 
 import consent
 import mail
@@ -73,3 +74,12 @@ def test_the_daily_summary_mail(studio, smtp_server):
     text = received.part("text/plain").replace("\r\n", "\n")
     assert "- hanno acconsentito: 0\n- non hanno acconsentito: 1\n- hanno revocato il consenso: 0" in text
     assert "Non hanno acconsentito" in received.part("text/html")
+
+
+def test_unticking_altri_dati_wakes_the_worker_and_the_notice_goes_at_once(
+        mail_app, smtp_server, immediate_queue):
+    pink = login_as(mail_app, "pink")
+    response = pink.post("/area-personale/altri-dati", data={"autorizzo": "0"})
+    assert response.status_code in (200, 302)
+    assert [m.rcpt_tos for m in smtp_server.messages] == [["admin@studio.example"]]
+    assert "ha revocato il consenso" in smtp_server.messages[0].message["Subject"]
