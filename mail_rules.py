@@ -56,6 +56,19 @@ class MailRules:
     notify_revocation: bool
     daily_summary: bool
 
+    @property
+    def description(self) -> str:
+        """The rules as the Registro attività shows them."""
+        def yes(flag):
+            return "sì" if flag else "no"
+
+        reminder = yes(self.reminder_enabled)
+        if self.reminder_enabled:
+            reminder += (f", dopo {self.reminder_after_days} giorni senza risposta, "
+                         f"al massimo {self.reminder_max} volte")
+        return (f"promemoria automatico: {reminder}; avviso di revoca: "
+                f"{yes(self.notify_revocation)}; riepilogo giornaliero: {yes(self.daily_summary)}")
+
 
 def rules_of(studio_id: int) -> MailRules:
     """The studio's mail rules (its defaults if it never saved any)."""

@@ -7,9 +7,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from peewee import chunked
 from conftest import htmx_headers, login_as, parse, visible_text
+from peewee import chunked
 
+import audit
 import consent
 import consent_grid
 import models
@@ -321,7 +322,11 @@ def test_saving_the_rules_in_place(app, admin):
                 row.notify_revocation, row.daily_summary) == (True, 10, 3, False, True)
         other = StudioSettings.get(StudioSettings.studio == Studio.get(Studio.code == "ALT001"))
         assert not other.reminder_enabled
-        assert models.AuditEvent.select().where(models.AuditEvent.kind == "settings_changed").count() == 1
+        [event] = models.AuditEvent.select().where(models.AuditEvent.kind == "settings_changed")
+        assert audit.describe(event) == [
+            "opzione: Avvisi e promemoria per e-mail",
+            "valore: promemoria automatico: sì, dopo 10 giorni senza risposta, al massimo 3 "
+            "volte; avviso di revoca: no; riepilogo giornaliero: sì"]
 
 
 @pytest.mark.parametrize("field, value, problem", [

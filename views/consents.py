@@ -56,6 +56,7 @@ bp = Blueprint("consents", __name__, url_prefix="/area-personale/consensi")
 
 GRID_ID = "consent-grid"
 PROGRESS_ID = "mail-progress"
+RULES_TITLE = "Avvisi e promemoria per e-mail"
 # The event a response sends when it has put mail in the outbox: the progress region
 # listens for it and shows the new delivery.
 MAIL_QUEUED_EVENT = "mail-queued"
@@ -440,7 +441,7 @@ def _rules_context(typed=None, **extra) -> dict:
             ticked("reminder_enabled"), typed.get("reminder_after_days", "")[:10],
             typed.get("reminder_max", "")[:10], ticked("notify_revocation"),
             ticked("daily_summary"))
-    return {"rules": rules, "days_range": mail_rules.REMINDER_DAYS_RANGE,
+    return {"rules": rules, "rules_title": RULES_TITLE, "days_range": mail_rules.REMINDER_DAYS_RANGE,
             "max_range": mail_rules.REMINDER_MAX_RANGE, **extra}
 
 
@@ -457,7 +458,7 @@ def save_rules():
         return make_response(render_template("consents/_mail_rules.html", **context), 422)
     with models.write_transaction():
         mail_rules.save_rules(current_user.studio_id, rules)
-        audit.record("settings_changed", option="mail_rules", value=str(rules))
+        audit.record("settings_changed", option=RULES_TITLE, value=rules.description)
     if not is_htmx():
         flash("Regole della posta salvate.", "success")
         return redirect_to("consents.index")
