@@ -32,14 +32,24 @@ $(VENV)/.installed-bench: requirements.txt requirements-bench.txt | $(BIN)/pytho
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-## run: install, migrate, seed the demo if the database is empty, serve on http://$(HOST):$(PORT)
-## (in development mode: generated secret key, the SMART stand-in page, demo data)
+## run: install, migrate, seed the demo if the database is empty, then (Procfile, honcho) serve on
+## http://$(HOST):$(PORT) with the worker and, unless MAIL_SERVER is set, the development mail
+## server keeping every message under instance/mail/ (in development mode: generated secret
+## key, the SMART stand-in page, demo data). Ctrl+C stops all of them.
 run: export PORTAL_ENV = development
+run: export HOST := $(HOST)
+run: export WORKERS := $(WORKERS)
 run: install
 	$(BIN)/flask --app app migrate
 	$(BIN)/flask --app app seed-demo --if-empty
-	@echo "Portale su http://$(HOST):$(PORT)  (Ctrl+C per fermarlo)"
-	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - 'app:create_app()'
+	@echo "Portale su http://$(HOST):$(PORT)  (Ctrl+C per fermare portale, worker e posta)"
+	@if [ -n "$$MAIL_SERVER" ]; then \
+		echo "Posta: al server SMTP $$MAIL_SERVER (MAIL_SERVER)"; \
+		exec $(BIN)/honcho start --port $(PORT) web worker; \
+	else \
+		echo "Posta: nessun MAIL_SERVER, ogni messaggio finisce in $(CURDIR)/instance/mail/ (un file .eml)"; \
+		exec $(BIN)/honcho start --port $(PORT) web worker mail; \
+	fi
 
 migrate: install
 	$(BIN)/flask --app app migrate

@@ -564,6 +564,7 @@ def _register_mail_commands(app: Flask) -> None:
         tasks.import_task_modules()
         click.echo(f"Worker della coda {app.config['QUEUE_URL']}: consegna la posta a "
                    f"{app.config['MAIL_SERVER']}:{app.config['MAIL_PORT']} (Ctrl+C per fermarlo)")
+        mail.wake()  # what became due while no worker ran goes at once, not at the next sweep
         consumer = tasks.huey.create_consumer(workers=threads, worker_type="thread",
                                               periodic=True, max_delay=2.0)
         consumer.run()

@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import smtplib
 from dataclasses import dataclass, field
 from email.utils import formataddr, parseaddr
@@ -75,7 +76,8 @@ DEFAULTS = {
 def init_app(app) -> None:
     """Set the mail defaults and bind Flask-Mailman to ``app``."""
     for name, value in DEFAULTS.items():
-        app.config.setdefault(name, value)
+        raw = os.environ.get(name, "").strip()
+        app.config.setdefault(name, int(raw) if raw.isdigit() and int(raw) > 0 else value)
     mailman.init_app(app)
 
 

@@ -27,12 +27,13 @@ import accounts
 import models
 from bench import budgets, report
 from bench.data import ROOT, Backend, build_studio, use
+from bench.delivery import measure_delivery
 from bench.load import measure_http
 from bench.measure import measure_bytes, measure_floors, measure_pages, measure_send
 
 
 def run_backend(pg_url: str | None, sizes: list[int], reps: int, send_reps: int,
-                http_seconds: float) -> dict:
+                http_seconds: float, deliver: bool = True) -> dict:
     """Build the studios on one backend, measure them, and judge the budgets."""
     backend = Backend(pg_url)
     run = {"backend": backend.name, "studios": {},
@@ -60,6 +61,10 @@ def run_backend(pg_url: str | None, sizes: list[int], reps: int, send_reps: int,
                     result["http"] = measure_http(studio, http_seconds)
                 print("  invio a tutti...", flush=True)
                 result["send"] = measure_send(backend, studio, send_reps)
+                if deliver:
+                    print("  consegna della posta (worker reali, server SMTP aiosmtpd)...",
+                          flush=True)
+                    result["delivery"] = measure_delivery(backend, studio)
             models.db.close_all()
             run["studios"][str(size)] = result
     finally:
@@ -78,6 +83,8 @@ def parse_args(argv):
     parser.add_argument("--send-reps", type=int, default=5, help="send-to-all repetitions")
     parser.add_argument("--http-seconds", type=float, default=10,
                         help="seconds of HTTP load per URL (0 skips it)")
+    parser.add_argument("--no-delivery", action="store_true",
+                        help="skip delivering the sending's mail with real workers")
     parser.add_argument("--quick", action="store_true",
                         help="studios of 1,000 and 10,000, few repetitions, 2 s of HTTP: "
                              "to check the bench works, not for figures")
@@ -107,7 +114,8 @@ def main(argv=None) -> int:
             run["budgets"] = budgets.verdicts(run)
     else:
         pg_url = os.environ.get("BENCH_DATABASE_URL")
-        runs = [run_backend(url, sizes, args.reps, args.send_reps, args.http_seconds)
+        runs = [run_backend(url, sizes, args.reps, args.send_reps, args.http_seconds,
+                            deliver=not args.no_delivery)
                 for url in [None] + ([pg_url] if pg_url else [])]
         seconds = time.perf_counter() - started
     command = " ".join(["python -m bench", *map(shlex.quote, argv)])

@@ -277,6 +277,14 @@ def measure_send(backend: Backend, studio: dict, reps: int) -> dict:
                     f"'admin_sending', ?, consent_requested_at FROM client WHERE {scope} AND "
                     "consent_requested_at = ? AND consent_answer = 'pending' ORDER BY id"),
                     (admin.id, text.id, studio_id, at))
+                # the outbox: one consent request per client reached who has an address
+                models.db.execute_sql(sql(
+                    "INSERT INTO outbox_message (studio_id, kind, recipient, client_id, batch, "
+                    "data, next_attempt_at, created_at) SELECT studio_id, 'consent_request', "
+                    f"email, id, ?, '{{}}', ?, ? FROM client WHERE {scope} AND "
+                    "consent_requested_at = ? AND consent_answer = 'pending' AND active "
+                    "AND email IS NOT NULL AND email <> '' ORDER BY id"),
+                    (uuid.uuid4().hex, at, at, studio_id, at))
             floor_times.append(time.perf_counter() - start)
     models.db.close_all()
     app_summary, floor_summary = summarize(app_times), summarize(floor_times)

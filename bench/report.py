@@ -59,6 +59,17 @@ def run_markdown(run: dict) -> str:
                   f"n={send['app']['n']}."
                   + (f" Il conteggio mostrato nella conferma: {confirm['median_ms']:.0f} ms "
                      f"(p95 {confirm['p95_ms']:.0f})." if confirm else "")]
+    delivery = large.get("delivery")
+    if delivery:
+        lines += ["", f"Consegna della posta di quell'invio ({delivery['messages']:,} messaggi) a un "
+                  "server SMTP locale (aiosmtpd), worker reali (`flask --app app worker`, un "
+                  "thread ciascuno), solo informativo:", "",
+                  "| worker | messaggi consegnati | secondi | messaggi/s |", "|---|---|---|---|"]
+        for attempt in delivery["runs"].values():
+            rate = f"{attempt['per_second']:.0f}" if attempt["per_second"] else NA
+            lines.append(f"| {attempt['workers']} | {attempt['delivered']:,}"
+                         f"{'' if attempt['complete'] else ' (incompleta)'} | "
+                         f"{attempt['seconds']:g} | {rate} |")
     http = large.get("http")
     if http:
         lines += ["", f"HTTP, solo informativo (gunicorn {http['workers']} worker, "

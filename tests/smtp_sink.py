@@ -7,6 +7,7 @@ to stop (the server is down: connections are refused) and to start again on the 
 
 from __future__ import annotations
 
+import asyncio
 import email
 import socket
 import threading
@@ -50,6 +51,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.sink.delay:
+            await asyncio.sleep(self.sink.delay)  # a slow server: kept only once it answers
         parsed = email.message_from_bytes(envelope.original_content or envelope.content,
                                           policy=default_policy)
         with self.sink.lock:
@@ -70,6 +73,7 @@ class SmtpSink:
         self.port = port or free_port()
         self.messages: list[Received] = []
         self.refusals: dict[str, str] = {}
+        self.delay = 0.0  # seconds each message takes to be accepted
         self.lock = threading.Lock()
         self._controller: Controller | None = None
 

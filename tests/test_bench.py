@@ -162,6 +162,10 @@ def test_a_tiny_bench_run_measures_and_judges_every_case(tmp_path):
         assert large["floors"][key]["indexed_same_result"] is True, key
     assert large["floors"]["grid_first"]["rows"] == 10
     assert large["send"]["sent"] > 0 and large["bytes"]["status"] == "ok"
+    delivery = large["delivery"]  # the sending's mail, by one then two real workers
+    assert delivery["messages"] > 0
+    assert [(r["workers"], r["complete"]) for r in delivery["runs"].values()] == [
+        (1, True), (2, True)]
     assert "http" not in large
     assert len(run["budgets"]) == len(BUDGETS)
     assert [c["budget"] for c in run["budgets"] if c["verdict"] == NA] == []  # all measured

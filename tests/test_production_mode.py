@@ -4,6 +4,7 @@ stand-ins; development (PORTAL_ENV=development, as make run and the tests) must 
 import base64
 import os
 import stat
+import tempfile
 
 import pytest
 from conftest import login_as, make_test_app, owner_url, parse, visible_text
@@ -25,13 +26,23 @@ SERVICES = {
 @pytest.fixture
 def production_env(monkeypatch):
     """An environment that asks for nothing: production."""
-    for name in ("PORTAL_ENV", "SECRET_KEY", "SMART_SERVICE_URLS", "SMART_SERVICE_SECRETS"):
+    for name in ("PORTAL_ENV", "SECRET_KEY", "SMART_SERVICE_URLS", "SMART_SERVICE_SECRETS",
+                 *MAIL_SETTINGS, "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USE_SSL"):
         monkeypatch.delenv(name, raising=False)
+
+
+# What production needs for mail (mail.settings_problems), given unless a test says otherwise.
+MAIL_SETTINGS = {
+    "MAIL_SERVER": "smtp.studio.example",
+    "MAIL_DEFAULT_SENDER": "portale@studio.example",
+    "PORTAL_URL": "https://portale.studio.example",
+    "QUEUE_URL": f"sqlite:///{tempfile.mkdtemp(prefix='queue-')}/queue.db",
+}
 
 
 def production_app(database_url, **settings):
     config = {"TESTING": True, "DATABASE_URL": database_url, "WTF_CSRF_ENABLED": False,
-              "MIGRATE_DATABASE_URL": owner_url(database_url)}
+              "MIGRATE_DATABASE_URL": owner_url(database_url), **MAIL_SETTINGS}
     config.update(settings)
     return create_app(config)
 
@@ -103,6 +114,60 @@ def test_the_settings_are_read_from_the_environment(database_url, production_env
     assert "smart_hub" in message and "SECRET_KEY" not in message
     monkeypatch.setenv("SMART_SERVICE_SECRETS", '{"smart_hub": "segreto"}')
     assert production_app(database_url).config["DEVELOPMENT"] is False
+    models.db.close_all()
+
+
+def test_production_refuses_to_start_without_its_mail_settings(database_url, production_env):
+    message = refusal(database_url, SECRET_KEY=SECRET_KEY, MAIL_SERVER=None,
+                      MAIL_DEFAULT_SENDER=None, PORTAL_URL="http://127.0.0.1:8000")
+    assert "MAIL_SERVER non impostata" in message
+    assert "MAIL_DEFAULT_SENDER non valida" in message
+    assert "PORTAL_URL punta a questo computer" in message
+
+
+@pytest.mark.parametrize("settings, problem", [
+    ({"PORTAL_URL": "portale.studio.it"}, "PORTAL_URL non valida"),
+    ({"MAIL_USE_TLS": True, "MAIL_USE_SSL": True}, "MAIL_USE_TLS e MAIL_USE_SSL si escludono"),
+    ({"MAIL_PORT": "venticinque"}, "MAIL_PORT non valida"),
+    ({"MAIL_PORT": 70000}, "MAIL_PORT non valida"),
+    ({"MAIL_DEFAULT_SENDER": "Portale"}, "MAIL_DEFAULT_SENDER non valida"),
+    ({"QUEUE_URL": "memory://"}, "QUEUE_URL=memory:// vale solo dentro un processo"),
+    ({"QUEUE_URL": "amqp://coda"}, "QUEUE_URL non valida"),
+])
+def test_production_refuses_obviously_wrong_mail_settings(database_url, production_env,
+                                                          settings, problem):
+    assert problem in refusal(database_url, SECRET_KEY=SECRET_KEY, **settings)
+
+
+def test_the_mail_settings_are_read_from_the_environment(database_url, production_env,
+                                                          monkeypatch):
+    monkeypatch.setenv("MAIL_PORT", "porta")
+    monkeypatch.setenv("MAIL_USE_TLS", "1")
+    monkeypatch.setenv("MAIL_USE_SSL", "true")
+    config = {name: None for name in MAIL_SETTINGS} | {"QUEUE_URL": MAIL_SETTINGS["QUEUE_URL"]}
+    with pytest.raises(ConfigurationError) as raised:
+        create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": SECRET_KEY,
+                    **{k: v for k, v in config.items() if v is not None}})
+    message = str(raised.value)
+    assert "MAIL_PORT non valida: 'porta'" in message
+    assert "MAIL_USE_TLS e MAIL_USE_SSL si escludono" in message
+    monkeypatch.setenv("MAIL_PORT", "587")
+    monkeypatch.delenv("MAIL_USE_SSL")
+    for name, value in MAIL_SETTINGS.items():
+        monkeypatch.setenv(name, value)
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": SECRET_KEY})
+    assert (app.config["MAIL_SERVER"], app.config["MAIL_PORT"], app.config["MAIL_USE_TLS"]) == (
+        "smtp.studio.example", 587, True)
+    assert app.config["PORTAL_URL"] == "https://portale.studio.example"
+    models.db.close_all()
+
+
+def test_development_mails_to_the_local_mail_server(database_url, production_env):
+    app = create_app({"PORTAL_ENV": "development", "DATABASE_URL": database_url,
+                      "QUEUE_URL": "memory://"})
+    assert (app.config["MAIL_SERVER"], app.config["MAIL_PORT"]) == ("127.0.0.1", 8025)
+    assert app.config["MAIL_DEFAULT_SENDER"] == "portale@studio.example"
+    assert app.config["PORTAL_URL"] == "http://127.0.0.1:8000"
     models.db.close_all()
 
 
