@@ -259,3 +259,22 @@ def test_the_rule_form_is_read_as_ticked():
     rules = mail_rules.read_rules(Form(reminder_enabled=["0", "1"], reminder_after_days=" 5 ",
                                        reminder_max="3", notify_revocation="0", daily_summary=["0", "1"]))
     assert rules == mail_rules.MailRules(True, 5, 3, False, True)
+
+
+# --- the worker's daily task ------------------------------------------------------
+
+
+def test_the_worker_runs_the_rules_daily_at_six_utc(studio, immediate_queue):
+    import tasks
+
+    tasks.import_task_modules()
+
+    def due_at(hour):
+        return {task.name.rpartition(".")[2]
+                for task in immediate_queue.read_periodic(dt.datetime(2026, 12, 1, hour, 0))}
+
+    assert "daily_mail_rules" in due_at(6)
+    assert "daily_mail_rules" not in due_at(7)
+    set_rules(studio, reminder_enabled=True, reminder_after_days=7, reminder_max=1)
+    mail_rules.daily_mail_rules()  # immediate mode: runs now, at the real time
+    assert recipients("reminder") == ["000120@clienti.example", "000131@clienti.example"]
