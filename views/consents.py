@@ -1,5 +1,6 @@
 """Gestione invio richieste di consenso (admin, SPEC 3.3): the grid, the selection, the sending,
-a client's consent history and the studio's consent register.
+the reminders ("Promemoria"), a client's history, the studio's consent register, its mail
+rules and the latest delivery's progress (issue 14).
 
 One URL per resource: the grid page answers a full GET with the page and an htmx
 request aimed at ``div#consent-grid`` with the grid alone; every action answers
