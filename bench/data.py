@@ -71,7 +71,7 @@ class Backend:
 def make_app(url: str):
     """The portal on the database at ``url``, migrated (the bench logs in without CSRF tokens)."""
     app = create_app({"PORTAL_ENV": "development", "TESTING": True, "SECRET_KEY": SECRET,
-                      "DATABASE_URL": url,
+                      "DATABASE_URL": url, "QUEUE_URL": "memory://",
                       "WTF_CSRF_ENABLED": False})
     with models.db.connection_context():
         run_migrations()

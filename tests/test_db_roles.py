@@ -124,7 +124,7 @@ def migrate(app):
 
 
 @pytest.fixture
-def runtime_app(two_roles):
+def runtime_app(two_roles, tmp_path):
     """The portal running as the runtime role, migrated by ``migrate`` as the owner, seeded."""
     app = create_app({
         "TESTING": True,
@@ -132,6 +132,11 @@ def runtime_app(two_roles):
         "WTF_CSRF_ENABLED": False,
         "DATABASE_URL": two_roles.runtime_url,
         "MIGRATE_DATABASE_URL": two_roles.owner_url,
+        # what production needs for mail (mail.settings_problems)
+        "MAIL_SERVER": "smtp.studio.example",
+        "MAIL_DEFAULT_SENDER": "portale@studio.example",
+        "PORTAL_URL": "https://portale.studio.example",
+        "QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}",
     })
     result = migrate(app)
     assert result.exit_code == 0, result.output
