@@ -15,7 +15,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from babel.numbers import format_decimal
-from peewee import Value, fn
+from peewee import Select, Value, fn
 
 import italian
 import mail
@@ -26,6 +26,7 @@ from models import (
     MAIL_SENT,
     Client,
     ConsentEvent,
+    ConsentSending,
     MailRound,
     OutboxMessage,
     StudioSettings,
@@ -40,8 +41,8 @@ REMINDER_DAYS_RANGE = (1, 365)
 REMINDER_MAX_RANGE = (1, 10)
 # Mail sent to a client about his account or his consent (not the notices to the admin).
 CLIENT_MAIL_KINDS = ("consent_request", "reminder", "invitation", "password_reset")
-# The kinds a delivery in progress is made of: a sending and a reminder round.
-BATCH_KINDS = ("consent_request", "reminder")
+# The rounds whose delivery the consent page follows, besides the sendings.
+REMINDER_ROUNDS = ("reminder_all", "reminder_selection", "reminder_auto")
 ANSWER_KINDS = ("granted", "declined", "revoked")
 
 
@@ -271,18 +272,29 @@ class Progress:
         return text
 
 
+def latest_batch(studio_id: int) -> Select:
+    """The key of the studio's latest sending or reminder round that reached someone.
+
+    Read from the rounds (``ConsentSending``, ``MailRound``: one row each, indexed by
+    studio and time), never by scanning the outbox; their key is their messages' batch.
+    """
+    sendings = ConsentSending.select(ConsentSending.key, ConsentSending.created_at).where(
+        (ConsentSending.studio == studio_id) & (ConsentSending.sent > 0))
+    reminders = MailRound.select(MailRound.key, MailRound.created_at).where(
+        (MailRound.studio == studio_id) & MailRound.kind.in_(REMINDER_ROUNDS)
+        & (MailRound.sent > 0))
+    rounds = sendings.union_all(reminders).alias("rounds")
+    return (Select([rounds], [rounds.c.key])
+            .order_by(rounds.c.created_at.desc(), rounds.c.key.desc())
+            .limit(1))
+
+
 def latest_progress(studio_id: int) -> Progress | None:
     """Where the studio's latest sending or reminder round stands (one statement); None if none."""
-    latest = (
-        OutboxMessage.select(OutboxMessage.batch)
-        .where((OutboxMessage.studio == studio_id) & OutboxMessage.kind.in_(BATCH_KINDS)
-               & OutboxMessage.batch.is_null(False))
-        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
-        .limit(1)
-    )
     counts = dict(
         OutboxMessage.select(OutboxMessage.status, fn.COUNT(OutboxMessage.id))
-        .where((OutboxMessage.studio == studio_id) & (OutboxMessage.batch == latest))
+        .where((OutboxMessage.studio == studio_id)
+               & (OutboxMessage.batch == latest_batch(studio_id)))
         .group_by(OutboxMessage.status)
         .tuples()
     )
@@ -290,5 +302,3 @@ def latest_progress(studio_id: int) -> Progress | None:
         return None
     return Progress(total=sum(counts.values()), sent=counts.get(MAIL_SENT, 0),
                     failed=counts.get(MAIL_FAILED, 0))
-
-

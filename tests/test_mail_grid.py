@@ -14,7 +14,16 @@ import audit
 import consent
 import consent_grid
 import models
-from models import Client, MailRound, OutboxMessage, Studio, StudioSettings, User, utcnow
+from models import (
+    Client,
+    ConsentSending,
+    MailRound,
+    OutboxMessage,
+    Studio,
+    StudioSettings,
+    User,
+    utcnow,
+)
 
 URL = "/area-personale/consensi"
 REMIND_URL = URL + "/promemoria"
@@ -177,9 +186,17 @@ def progress(user):
     return parse(response).select_one("#mail-progress")
 
 
-def queue_batch(studio, batch, sent=0, failed=0, queued=0, at=None):
+def queue_batch(studio, batch, sent=0, failed=0, queued=0, at=None, reminder=False):
+    """A sending (or reminder round) ``batch`` at ``at`` whose messages stand as given."""
     at = at or utcnow()
     client = Client.get(Client.code == "PINK")
+    admin = User.get(User.username == "admin")
+    if reminder:
+        MailRound.create(key=batch, studio=studio.id, actor=admin.id, kind="reminder_all",
+                         sent=sent + failed + queued, created_at=at)
+    else:
+        ConsentSending.create(key=batch, studio=studio.id, actor=admin.id, mode="all",
+                              sent=sent + failed + queued, created_at=at)
     rows = ([("sent", at)] * sent) + ([("failed", None)] * failed) + ([("queued", None)] * queued)
     for chunk in chunked(rows, 200):
         OutboxMessage.insert_many([
@@ -199,7 +216,8 @@ def test_no_progress_region_text_before_any_sending(admin, db):
 
 def test_the_progress_of_the_latest_batch_polls_while_queued_and_stops_when_done(admin, db):
     studio = Studio.get(Studio.code == "BPF103")
-    queue_batch(studio, "old", sent=5, at=utcnow() - dt.timedelta(days=1))
+    queue_batch(studio, "older", sent=5, at=utcnow() - dt.timedelta(days=2))
+    queue_batch(studio, "old", sent=5, at=utcnow() - dt.timedelta(days=1), reminder=True)
     queue_batch(studio, "new", sent=1234, failed=3, queued=767)
     region = progress(admin)
     assert visible_text(region) == "E-mail: 1.234 di 2.004 consegnate · 3 in errore · invio in corso"
@@ -212,6 +230,16 @@ def test_the_progress_of_the_latest_batch_polls_while_queued_and_stops_when_done
     assert "every" not in region["hx-trigger"]
     page = parse(admin.get(URL))  # the page shows the same region
     assert visible_text(page.select_one("#mail-progress")) == visible_text(region)
+
+
+def test_the_progress_follows_the_latest_round_a_reminder_or_a_sending(admin, db):
+    studio = Studio.get(Studio.code == "BPF103")
+    queue_batch(studio, "sending", sent=3, at=utcnow() - dt.timedelta(hours=1))
+    queue_batch(studio, "reminder", queued=2, reminder=True)
+    assert visible_text(progress(admin)) == "E-mail: 0 di 2 consegnate · invio in corso"
+    MailRound.create(key="nobody", studio=studio.id, kind="reminder_auto", sent=0)  # reached none
+    MailRound.create(key="summary", studio=studio.id, kind="daily_summary", sent=1)
+    assert visible_text(progress(admin)) == "E-mail: 0 di 2 consegnate · invio in corso"
 
 
 def test_the_progress_is_the_studios_own(app, db):
