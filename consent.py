@@ -14,19 +14,22 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from peewee import SQL, Case, Select, Value, fn
+from peewee import JOIN, SQL, Case, Select, Value, fn
 
 import mail
 from models import (
     CONSENT_DECLINED,
     CONSENT_GRANTED,
     CONSENT_PENDING,
+    ROLE_ADMIN,
     Client,
     ClientService,
     ConsentEvent,
     ConsentSelection,
     ConsentSending,
     ConsentText,
+    MailRound,
+    StudioSettings,
     User,
     db,
     is_sqlite,
@@ -311,6 +314,8 @@ def _record(client: Client, actor: User, kind: str, answer: str, channel: str, c
                 user_agent=user_agent,
                 created_at=at,
             )
+            if kind == REVOKED:
+                notify_revocation(client, at)
     return bool(changed)
 
 
@@ -350,3 +355,119 @@ def state_from_events(events: Iterable[ConsentEvent]) -> tuple:
         else:  # declined in the modal, or revoked in Altri Dati
             answer, answered_at = CONSENT_DECLINED, event.created_at
     return requested_at, answer, answered_at
+
+
+# --- reminders ("Promemoria") and the administrator's notices by e-mail (issue 14) ----
+# A reminder is an outbox row of kind "reminder": it changes neither the client's
+# "Data richiesta" nor its answer, and is no consent event (the Storico reads it from
+# the outbox). Only clients waiting for an answer, active, with an address, get one.
+
+
+def with_address(model=Client):
+    """Condition: the row (a client or a user) has an e-mail address."""
+    return model.email.is_null(False) & (model.email != "")
+
+
+def awaiting_answer(studio_id: int):
+    """Condition: the studio's clients a reminder is for: listed, active, answer "In attesa"."""
+    return ((Client.studio == studio_id) & with_smart_service() & (Client.active == True)  # noqa: E712
+            & (Client.consent_answer == CONSENT_PENDING))
+
+
+def queue_reminders(condition, studio_id: int, batch: str, at: dt.datetime) -> int:
+    """Write a reminder to every client matching ``condition`` with an address (one INSERT ... SELECT)."""
+    return mail.enqueue_from(
+        "reminder",
+        Client.select(Client.email, Client.id, Value(None))
+        .where(condition & with_address())
+        .order_by(Client.id),
+        studio=studio_id, batch=batch, at=at,
+    )
+
+
+@dataclass(frozen=True)
+class ReminderRecipients:
+    will_receive: int  # clients "In attesa" with an address
+    without_address: int  # clients "In attesa" who cannot get one
+
+
+def count_reminder_recipients(studio_id: int, actor: User, mode: str) -> ReminderRecipients:
+    """How many clients a reminder in ``mode`` would reach, and how many lack an address (one statement)."""
+    scope = awaiting_answer(studio_id)
+    only = recipients_of(studio_id, actor, mode)
+    if only is not None:
+        scope &= Client.id.in_(only)
+    reachable = Case(None, [(with_address(), 1)], 0)
+    total, with_mail = Client.select(fn.COUNT(Client.id), fn.SUM(reachable)).where(scope).tuples().get()
+    with_mail = int(with_mail or 0)
+    return ReminderRecipients(will_receive=with_mail, without_address=int(total or 0) - with_mail)
+
+
+@dataclass(frozen=True)
+class ReminderResult:
+    sent: int  # reminders written to the outbox now (or by the first submission, if repeated)
+    repeated: bool = False
+
+
+class RemindingChanged(Exception):
+    """The clients a confirmed reminder would reach are no longer as many as confirmed."""
+
+    def __init__(self, sent: int):
+        super().__init__(f"{sent} clients now, not the number confirmed")
+        self.sent = sent
+
+
+def remind_confirmed(studio_id: int, actor: User, mode: str, key: str, confirmed: int,
+                     at: dt.datetime | None = None) -> ReminderResult:
+    """Send the reminder the admin confirmed: once per confirmation key, all or none.
+
+    As ``send_confirmed``: the key is claimed first in the same transaction, a second
+    submission sends nothing, and a count that changed since the confirmation sends
+    nothing (``RemindingChanged``). The clients' request dates are left as they are.
+    """
+    kind = "reminder_selection" if mode == SEND_SELECTION else "reminder_all"
+    with write_transaction():
+        claimed = (
+            MailRound.insert(key=key, studio=studio_id, actor=actor.id, kind=kind)
+            .on_conflict_ignore()
+            .as_rowcount()
+            .execute()
+        )
+        if not claimed:
+            done = MailRound.get_or_none((MailRound.key == key) & (MailRound.studio == studio_id))
+            return ReminderResult(sent=done.sent if done else 0, repeated=True)
+        scope = awaiting_answer(studio_id)
+        only = recipients_of(studio_id, actor, mode)
+        if only is not None:
+            scope &= Client.id.in_(only)
+        _lock_clients(scope)  # answers given meanwhile wait for this round, or it sees them
+        sent = queue_reminders(scope, studio_id, key, at or utcnow())
+        if sent != confirmed:
+            raise RemindingChanged(sent)  # rolls back the claim and the reminders
+        MailRound.update(sent=sent).where(MailRound.key == key).execute()
+        if mode == SEND_SELECTION:
+            ConsentSelection.delete().where(ConsentSelection.user == actor.id).execute()
+    return ReminderResult(sent=sent)
+
+
+def studio_admins_to_notify(studio_id: int, rule) -> Select:
+    """The studio's active administrators with an address, if the studio's ``rule`` is on.
+
+    A studio that never saved its settings has each rule's default (the column's default).
+    """
+    on = fn.COALESCE(rule, Value(rule.default))
+    return (
+        User.select(User.id, User.email)
+        .join(StudioSettings, JOIN.LEFT_OUTER, on=(StudioSettings.studio == User.studio))
+        .where((User.studio == studio_id) & (User.role == ROLE_ADMIN) & (User.active == True)  # noqa: E712
+               & with_address(User) & on)
+    )
+
+
+def notify_revocation(client: Client, at: dt.datetime) -> int:
+    """Tell the studio's administrators by e-mail that ``client`` revoked consent (in the caller's transaction)."""
+    admins = studio_admins_to_notify(client.studio_id, StudioSettings.notify_revocation)
+    return mail.enqueue_from(
+        "revocation", admins.select(User.email, Value(client.id), User.id),
+        studio=client.studio_id, at=at,
+    )

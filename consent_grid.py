@@ -27,12 +27,15 @@ import client_search
 import consent_tally
 import listing
 from consent import with_smart_service
+from mail_rules import CLIENT_MAIL_KINDS
 from models import (
     CONSENT_DECLINED,
     CONSENT_GRANTED,
     CONSENT_PENDING,
+    MAIL_FAILED,
     Client,
     ConsentSelection,
+    OutboxMessage,
     write_transaction,
 )
 
@@ -44,6 +47,7 @@ ANSWER_STATES = {
     "aderito": "aderito",
     "non_aderito": "non aderito",
 }
+MAIL_STATES = {"tutti": "E-mail: tutte", "in_errore": "E-mail in errore"}
 ANSWER_OF_STATE = {
     "in_attesa": CONSENT_PENDING,
     "aderito": CONSENT_GRANTED,
@@ -72,6 +76,7 @@ class GridState:
     op: str = "contiene"
     stato_richiesta: str = "tutti"
     stato_risposta: str = "tutti"
+    stato_email: str = "tutti"  # "in_errore": the client's latest message failed
     ordina: str = "codice"
     pagina: int = 1
     per_pagina: int = DEFAULT_PAGE_SIZE
@@ -112,6 +117,7 @@ class GridState:
             op=choice("op", OPS),
             stato_richiesta=choice("stato_richiesta", REQUEST_STATES),
             stato_risposta=choice("stato_risposta", ANSWER_STATES),
+            stato_email=choice("stato_email", MAIL_STATES),
             ordina=sort,
             pagina=min(page, LAST_PAGE),
             per_pagina=size,
@@ -128,7 +134,8 @@ class GridState:
 
     @property
     def is_filtered(self) -> bool:
-        return bool(self.codice) or self.stato_richiesta != "tutti" or self.stato_risposta != "tutti"
+        return (bool(self.codice) or self.stato_richiesta != "tutti" or self.stato_risposta != "tutti"
+                or self.stato_email != "tutti")
 
     def order_after_clicking(self, column: str) -> str:
         """The ``ordina`` after clicking ``column``'s header: ascending, or reversed if already sorted by it."""
@@ -155,7 +162,8 @@ class GridState:
 
 
 _SORT_ORDERS = frozenset(COLUMNS) | {f"-{column}" for column in COLUMNS}
-_QUERY_FIELDS = ("codice", "op", "stato_richiesta", "stato_risposta", "ordina", "pagina", "per_pagina")
+_QUERY_FIELDS = ("codice", "op", "stato_richiesta", "stato_risposta", "stato_email", "ordina",
+                 "pagina", "per_pagina")
 _DEFAULT_STATE = GridState()
 
 
@@ -192,7 +200,20 @@ def filtered_clients(studio_id: int, state: GridState):
         condition &= Client.consent_requested_at.is_null()
     if state.stato_risposta != "tutti":
         condition &= Client.consent_answer == ANSWER_OF_STATE[state.stato_risposta]
+    if state.stato_email == "in_errore":
+        condition &= latest_mail_failed()
     return condition
+
+
+def latest_mail_failed():
+    """Condition: the latest message sent to the client (request, reminder, account link) failed."""
+    latest_status = (
+        OutboxMessage.select(OutboxMessage.status)
+        .where((OutboxMessage.client == Client.id) & OutboxMessage.kind.in_(CLIENT_MAIL_KINDS))
+        .order_by(OutboxMessage.id.desc())
+        .limit(1)
+    )
+    return fn.COALESCE(latest_status, "") == MAIL_FAILED
 
 
 def _answer_rank():
@@ -304,10 +325,10 @@ def _window_rows(studio_id: int, user_id: int, state: GridState, place: listing.
 def count_matching(studio_id: int, user_id: int, state: GridState) -> tuple[int, int]:
     """How many clients match the filters, and how many the admin has selected (one statement).
 
-    Without a code filter the filters are consent groups, whose sizes the database
-    keeps: a handful of rows are read, not the studio's clients.
+    Without a code or e-mail filter the filters are consent groups, whose sizes the
+    database keeps: a handful of rows are read, not the studio's clients.
     """
-    if state.codice:
+    if state.codice or state.stato_email != "tutti":
         query = Client.select(fn.COUNT(Client.id)).where(filtered_clients(studio_id, state))
     else:
         requested = {"tutti": None, "inviato": True, "non_inviato": False}[state.stato_richiesta]

@@ -1,7 +1,9 @@
 """Reading the consent record (SPEC 3.8): a client's history, and the studio's register.
 
 Events are append-only (``ConsentEvent``); this module only reads them, always
-within one studio. The register is read in chunks by id, up to the last event
+within one studio. A client's history (Storico) also shows the mail sent to him and
+its delivery (``OutboxMessage``), and the changes to his record (``ClientChange``),
+all in time order. The register is read in chunks by id, up to the last event
 that existed when the download began, so a studio with 100,000 events is
 streamed with a few thousand rows in memory at a time and reads as a snapshot.
 """
@@ -16,7 +18,17 @@ from dataclasses import dataclass
 from peewee import JOIN, fn
 
 import italian
-from models import Client, ConsentEvent, ConsentText, User
+from mail_rules import CLIENT_MAIL_KINDS
+from models import (
+    MAIL_FAILED,
+    MAIL_SENT,
+    Client,
+    ClientChange,
+    ConsentEvent,
+    ConsentText,
+    OutboxMessage,
+    User,
+)
 
 KIND_LABELS = {
     "sent": "Richiesta inviata",
@@ -29,11 +41,28 @@ CHANNEL_LABELS = {
     "modal": "Finestra di consenso all'accesso",
     "altri_dati": "Area personale › Altri Dati",
 }
-HISTORY_LIMIT = 500  # the newest events shown on screen; the register has them all
+MAIL_LABELS = {
+    "consent_request": "E-mail della richiesta di consenso",
+    "reminder": "Promemoria inviato",
+    "invitation": "E-mail di invito ad accedere al portale",
+    "password_reset": "E-mail per reimpostare la password",
+}
+CHANGE_FIELD_LABELS = {
+    "email": "E-mail",
+    "services": "Servizi SMART",
+    "operator": "Operatore",
+    "active": "Stato",
+    "name": "Ragione sociale",
+    "tax_code": "Codice fiscale",
+    "vat_number": "Partita IVA",
+    "code": "Codice",
+}
+CHANGE_SOURCE_LABELS = {"import": "Importazione da file", "anagrafica": "Anagrafica clienti"}
+HISTORY_LIMIT = 500  # the newest entries of each kind shown on screen; the register has every event
 REGISTER_CHUNK = 2000
 REGISTER_COLUMNS = [
-    "Data (Europe/Rome)", "Codice cliente", "Ragione sociale", "Codice fiscale", "Evento",
-    "Canale", "Utente", "Versione testo",
+    "Data (Europe/Rome)", "Codice cliente", "Ragione sociale", "Codice fiscale", "E-mail",
+    "Evento", "Canale", "Utente", "Versione testo",
 ]
 
 
@@ -55,6 +84,65 @@ class HistoryEntry:
         return CHANNEL_LABELS.get(self.channel, self.channel)
 
 
+def delivery_state(status: str, reply: str | None) -> str:
+    """A message's delivery as the administrator reads it."""
+    if status == MAIL_SENT:
+        return "consegnata al server di posta"
+    if status == MAIL_FAILED:
+        return f"in errore: {reply or 'motivo non indicato'}"
+    return "in coda"
+
+
+@dataclass(frozen=True)
+class MailEntry:
+    """A message sent to the client, with where its delivery stands."""
+
+    at: object
+    mail_kind: str
+    recipient: str
+    status: str
+    reply: str | None
+    user: str = ""
+    username: str = ""
+    text_version: None = None
+
+    @property
+    def kind(self) -> str:
+        return f"mail-{self.mail_kind}"
+
+    @property
+    def kind_label(self) -> str:
+        return MAIL_LABELS.get(self.mail_kind, self.mail_kind)
+
+    @property
+    def channel_label(self) -> str:
+        return f"E-mail a {self.recipient} · {delivery_state(self.status, self.reply)}"
+
+
+@dataclass(frozen=True)
+class ChangeEntry:
+    """A change to the client's record (import or Anagrafica clienti)."""
+
+    at: object
+    field: str
+    old_value: str | None
+    new_value: str | None
+    source: str
+    user: str
+    username: str
+    text_version: None = None
+    kind = "change"
+
+    @property
+    def kind_label(self) -> str:
+        label = CHANGE_FIELD_LABELS.get(self.field, self.field)
+        return f"{label}: {self.old_value or '—'} → {self.new_value or '—'}"
+
+    @property
+    def channel_label(self) -> str:
+        return CHANGE_SOURCE_LABELS.get(self.source, self.source)
+
+
 def _events(studio_id: int):
     return (
         ConsentEvent.select(
@@ -73,19 +161,46 @@ def _events(studio_id: int):
     )
 
 
-def history_of(studio_id: int, client_id: int) -> list[HistoryEntry]:
-    """The client's consent events, newest first (one statement; never another studio's)."""
-    query = (
+def history_of(studio_id: int, client_id: int) -> list:
+    """The client's consent events, mail and record changes, newest first (three statements).
+
+    Never another studio's. At the same moment a message comes after the event that
+    caused it (a sending's mail after its "Richiesta inviata").
+    """
+    events = (
         _events(studio_id)
         .where(ConsentEvent.client == client_id)
         .order_by(ConsentEvent.id.desc())
         .limit(HISTORY_LIMIT)
         .tuples()
     )
-    return [
-        HistoryEntry(at, kind, channel, name, username, version)
-        for _id, at, kind, channel, name, username, version in query
-    ]
+    mails = (
+        OutboxMessage.select(OutboxMessage.id, OutboxMessage.created_at, OutboxMessage.kind,
+                             OutboxMessage.recipient, OutboxMessage.status, OutboxMessage.reply)
+        .where((OutboxMessage.studio == studio_id) & (OutboxMessage.client == client_id)
+               & OutboxMessage.kind.in_(CLIENT_MAIL_KINDS))
+        .order_by(OutboxMessage.id.desc())
+        .limit(HISTORY_LIMIT)
+        .tuples()
+    )
+    changes = (
+        ClientChange.select(ClientChange.id, ClientChange.created_at, ClientChange.field,
+                            ClientChange.old_value, ClientChange.new_value, ClientChange.source,
+                            User.display_name, User.username)
+        .join(User, JOIN.LEFT_OUTER, on=ClientChange.actor == User.id)
+        .where((ClientChange.studio == studio_id) & (ClientChange.client == client_id))
+        .order_by(ClientChange.id.desc())
+        .limit(HISTORY_LIMIT)
+        .tuples()
+    )
+    keyed = [((at, 0, row_id), HistoryEntry(at, kind, channel, name, username, version))
+             for row_id, at, kind, channel, name, username, version in events]
+    keyed += [((at, 1, row_id), MailEntry(at, kind, recipient, status, reply))
+              for row_id, at, kind, recipient, status, reply in mails]
+    keyed += [((at, 2, row_id), ChangeEntry(at, field, old, new, source, name or "", username or ""))
+              for row_id, at, field, old, new, source, name, username in changes]
+    keyed.sort(key=lambda pair: pair[0], reverse=True)
+    return [entry for _key, entry in keyed[:HISTORY_LIMIT]]
 
 
 def register_rows(studio_id: int, chunk: int = REGISTER_CHUNK) -> Iterator[tuple]:
@@ -101,7 +216,7 @@ def register_rows(studio_id: int, chunk: int = REGISTER_CHUNK) -> Iterator[tuple
     after = 0
     query = (
         _events(studio_id)
-        .select_extend(Client.code, Client.name, Client.tax_code)
+        .select_extend(Client.code, Client.name, Client.tax_code, Client.email)
         .join(Client, on=ConsentEvent.client == Client.id)
     )
     while True:
@@ -129,14 +244,14 @@ def register_csv(studio_id: int, flush_bytes: int = 64 * 1024) -> Iterator[str]:
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     buffer.write("\ufeff")
     writer.writerow(REGISTER_COLUMNS)
-    for _id, at, kind, channel, name, username, version, code, company, tax_code in register_rows(
-        studio_id
-    ):
+    for (_id, at, kind, channel, name, username, version, code, company, tax_code,
+         email) in register_rows(studio_id):
         writer.writerow([
             italian.to_rome(at).strftime("%d/%m/%Y %H:%M:%S"),
             _cell(code),
             _cell(company),
             _cell(tax_code),
+            _cell(email),
             KIND_LABELS.get(kind, kind),
             CHANNEL_LABELS.get(channel, channel),
             _cell(f"{name} ({username})"),

@@ -532,6 +532,34 @@ class OutboxMessage(BaseModel):
         )
 
 
+MAIL_ROUND_KINDS = ("reminder_all", "reminder_selection", "reminder_auto", "daily_summary")
+
+
+class MailRound(BaseModel):
+    """One round of mail a studio sends at once, claimed by its key so it happens only once.
+
+    A reminder the admin confirmed in the grid (the key of its confirmation), the daily
+    automatic reminders and the daily summary (a key naming the studio and the day): a
+    second attempt with the same key (double click, two workers) finds the row and
+    sends nothing. Its outbox rows carry the key as their ``batch``.
+    """
+
+    key = CharField(max_length=64, primary_key=True)
+    studio = ForeignKeyField(Studio, on_delete="CASCADE", index=False)  # see (studio, created_at)
+    actor = ForeignKeyField(User, null=True, on_delete="SET NULL")  # none for the daily rules
+    kind = CharField(
+        max_length=20,
+        constraints=[Check(
+            "kind IN ('reminder_all', 'reminder_selection', 'reminder_auto', 'daily_summary')"
+        )],
+    )
+    sent = IntegerField(default=0)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("studio", "created_at"), False),)
+
+
 class MigrationHistory(BaseModel):
     """Names of the schema migrations already applied to this database."""
 
@@ -559,4 +587,5 @@ ALL_MODELS = [
     ConsentSending,
     OutboxMessage,
     ClientChange,
+    MailRound,
 ]

@@ -55,11 +55,13 @@ def test_history_follows_every_later_decision(app, admin):
         consent.send_requests(pink.studio_id, User.get(User.username == "admin"), only=[pink.id])
         consent.set_authorization(pink, pink_user, True)
     page = parse(admin.get(history_url("PINK"), headers=htmx_headers("consent-history")))
+    # The new sending also mailed the request (the demo's old ones wrote no mail).
     assert [row[1] for row in history_rows(page)] == [
-        "Consenso dato (aderito)", "Richiesta inviata", "Consenso revocato (non aderito)",
-        "Consenso dato (aderito)", "Richiesta inviata"]
-    assert [row[2] for row in history_rows(page)][:3] == [
-        "Area personale › Altri Dati", "Invio dell'amministratore", "Area personale › Altri Dati"]
+        "Consenso dato (aderito)", "E-mail della richiesta di consenso", "Richiesta inviata",
+        "Consenso revocato (non aderito)", "Consenso dato (aderito)", "Richiesta inviata"]
+    assert [row[2] for row in history_rows(page)][:4] == [
+        "Area personale › Altri Dati", "E-mail a pink@clienti.example · in coda",
+        "Invio dell'amministratore", "Area personale › Altri Dati"]
     assert "aderito il" in visible_text(page.select_one(".history-now"))
 
 
@@ -103,7 +105,8 @@ def test_history_costs_a_constant_few_statements(admin):
     url = history_url("PINK")
     with counting_statements() as counter:
         admin.get(url, headers=htmx_headers("consent-history"))
-    assert counter.count <= 4, counter.statements
+    # The session, the client, then its events, its mail and its record's changes.
+    assert counter.count <= 6, counter.statements
 
 
 @pytest.mark.parametrize("path", ["/999999/storia", "/0/storia", "/-1/storia", "/abc/storia"])
@@ -145,13 +148,15 @@ def test_register_is_a_csv_for_excel_with_every_event_of_the_studio(admin, db):
     assert disposition.startswith('attachment; filename="registro-consensi-BPF103-')
     rows = read_register(response)
     assert rows[0] == ["Data (Europe/Rome)", "Codice cliente", "Ragione sociale", "Codice fiscale",
-                       "Evento", "Canale", "Utente", "Versione testo"]
+                       "E-mail", "Evento", "Canale", "Utente", "Versione testo"]
     studio = Studio.get(Studio.code == "BPF103")
     assert len(rows) - 1 == ConsentEvent.select().where(ConsentEvent.studio == studio).count()
-    assert ["18/06/2020 11:20:00", "PINK", "Pink S.r.l.", "01234560157", "Richiesta inviata",
-            "Invio dell'amministratore", "Mario Amministratore (admin)", "1"] in rows
-    assert ["18/06/2020 11:21:00", "PINK", "Pink S.r.l.", "01234560157", "Consenso dato (aderito)",
-            "Finestra di consenso all'accesso", "Pink S.r.l. (pink)", "1"] in rows
+    assert ["18/06/2020 11:20:00", "PINK", "Pink S.r.l.", "01234560157", "pink@clienti.example",
+            "Richiesta inviata", "Invio dell'amministratore", "Mario Amministratore (admin)",
+            "1"] in rows
+    assert ["18/06/2020 11:21:00", "PINK", "Pink S.r.l.", "01234560157", "pink@clienti.example",
+            "Consenso dato (aderito)", "Finestra di consenso all'accesso", "Pink S.r.l. (pink)",
+            "1"] in rows
     assert not any(row[1].startswith("ALT") for row in rows)
 
 

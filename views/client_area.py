@@ -12,6 +12,7 @@ from flask_htmx import make_response as htmx_response
 from flask_login import current_user
 
 import consent
+import mail
 import smart_access
 from models import CONSENT_GRANTED, CONSENT_PENDING, Client, Studio
 from views import allow, client_ip, is_htmx, redirect_to, render_page_or_fragment, user_agent
@@ -148,5 +149,7 @@ def other_data():
     changed = consent.set_authorization(
         own_client(), current_user, authorized, ip=client_ip(), user_agent=user_agent()
     )
+    if changed and not authorized:
+        mail.wake()  # the revocation committed: the administrator's notice goes now
     return _other_data(message=FLAG_SAVED[authorized] if changed else FLAG_UNCHANGED,
                        level="success" if changed else "info")

@@ -1,5 +1,6 @@
 """Gestione invio richieste di consenso (admin, SPEC 3.3): the grid, the selection, the sending,
-a client's consent history and the studio's consent register.
+the reminders ("Promemoria"), a client's history, the studio's consent register, its mail
+rules and the latest delivery's progress (issue 14).
 
 One URL per resource: the grid page answers a full GET with the page and an htmx
 request aimed at ``div#consent-grid`` with the grid alone; every action answers
@@ -19,6 +20,8 @@ from flask import (
     current_app,
     flash,
     g,
+    make_response,
+    render_template,
     request,
     url_for,
 )
@@ -26,12 +29,14 @@ from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.datastructures import MultiDict
 
+import audit
 import consent
 import consent_grid
 import consent_history
 import italian
 import listing
 import mail
+import mail_rules
 import models
 from models import Client, Studio, utcnow
 from views import (
@@ -41,6 +46,7 @@ from views import (
     get_in_studio_or_404,
     htmx,
     is_htmx,
+    redirect_to,
     redirect_to_url,
     render_page_or_fragment,
     user_agent,
@@ -50,6 +56,11 @@ from views import (
 bp = Blueprint("consents", __name__, url_prefix="/area-personale/consensi")
 
 GRID_ID = "consent-grid"
+PROGRESS_ID = "mail-progress"
+RULES_TITLE = "Avvisi e promemoria per e-mail"
+# The event a response sends when it has put mail in the outbox: the progress region
+# listens for it and shows the new delivery.
+MAIL_QUEUED_EVENT = "mail-queued"
 INTRO = (
     "Con questa funzione puoi domandare ai tuoi clienti il consenso per accedere ai loro "
     "Servizi SMART. Potrai inviare la richiesta a tutti i clienti oppure solo ad alcuni. La "
@@ -91,8 +102,15 @@ def _already_shown(grid: consent_grid.GridPage) -> bool:
 
 
 def render_grid(state: consent_grid.GridState, status: int = 200, message: str | None = None,
-                level: str = "success", **context):
-    """The grid (or the whole page) for ``state``, with an optional message."""
+                level: str = "success", mail_queued: bool = False, **context):
+    """The grid (or the whole page) for ``state``, with an optional message.
+
+    ``mail_queued``: the action put mail in the outbox, so the progress region is told.
+    """
+    if not wants_fragment(GRID_ID):  # the page also shows the mail rules and the delivery
+        if "rules" not in context:
+            context.update(_rules_context())
+        context.setdefault("progress", mail_rules.latest_progress(current_user.studio_id))
     grid = consent_grid.load_page(current_user.studio_id, current_user.id, state)
     state = grid.state
     if message is None and state.corrected:
@@ -102,15 +120,19 @@ def render_grid(state: consent_grid.GridState, status: int = 200, message: str |
         # The address bar shows the grid as it is (defaults left out, the page actually
         # shown): a new entry in the history, unless the address shown is already this grid.
         address = {"replace_url" if _already_shown(grid) else "push_url": grid_url(state)}
-    return render_page_or_fragment(
+    response = render_page_or_fragment(
         "consents/index.html", "consents/_grid.html", GRID_ID, status=status, **address,
         grid=grid, state=state, grid_url=grid_url,
         page_url=lambda number: grid_url(state, pagina=number), ops=consent_grid.OPS,
         request_states=consent_grid.REQUEST_STATES, answer_states=consent_grid.ANSWER_STATES,
+        mail_states=consent_grid.MAIL_STATES,
         columns=consent_grid.COLUMNS, page_sizes=consent_grid.PAGE_SIZES,
         plural=plural, plural_article=consent_grid.plural_article,
         message=message, level=level, intro=INTRO, back_url=back_url, **context,
     )
+    if mail_queued:
+        response.headers["HX-Trigger"] = MAIL_QUEUED_EVENT
+    return response
 
 
 @bp.get("")
@@ -123,6 +145,7 @@ def _done(state, message: str, level: str = "success", status: int = 200, **cont
     """Answer an action: the grid in place for htmx (or a refusal), else back to the grid's URL."""
     if is_htmx() or status >= 400:
         return render_grid(state, status=status, message=message, level=level, **context)
+    context.pop("mail_queued", None)
     flash(message, level)
     return redirect_to_url(grid_url(state))
 
@@ -264,7 +287,7 @@ def send():
                             + sent_message(result), "info", focus_message=True)
     mail.wake()  # the sending committed: its e-mails go now, not at the next sweep
     # The confirmation that had focus is gone: focus goes to the outcome.
-    return _done(state, sent_message(result), focus_message=True)
+    return _done(state, sent_message(result), focus_message=True, mail_queued=bool(result.sent))
 
 
 # --- history and register ------------------------------------------------------------
@@ -310,3 +333,148 @@ def _on_own_connection(pieces):
     finally:
         if opened and not models.db.is_closed():
             models.db.close()
+
+
+# --- reminders ("Promemoria") ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReminderConfirmation:
+    """The in-page step before a reminder: how many clients waiting for an answer will get it."""
+
+    mode: str  # "tutti" or "selezione"
+    will_receive: int
+    without_address: int
+    token: str
+
+
+def _reminder_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="consent-reminder")
+
+
+def reminder_confirmation_for(mode: str) -> ReminderConfirmation:
+    """Count the reminder's recipients now and issue its one-time, signed confirmation."""
+    recipients = consent.count_reminder_recipients(current_user.studio_id, current_user,
+                                                   MODES[mode])
+    token = _reminder_signer().dumps({
+        "key": secrets.token_hex(16),
+        "user": current_user.id,
+        "mode": mode,
+        "count": recipients.will_receive,
+    })
+    return ReminderConfirmation(mode, recipients.will_receive, recipients.without_address, token)
+
+
+def reminded_message(result: consent.ReminderResult) -> str:
+    """What a reminder did, as the admin reads it."""
+    if not result.sent:
+        return "Nessun promemoria inviato."
+    if result.sent == 1:
+        return "Promemoria inviato per e-mail a 1 cliente."
+    return f"Promemoria inviato per e-mail a {result.sent} clienti."
+
+
+@bp.route("/promemoria", methods=["GET", "POST"])
+@allow("admin")
+def remind():
+    """GET: the confirmation stating how many clients will get a reminder. POST: send it.
+
+    As the sending: a one-time signed key, a repeat sends nothing, a count changed since
+    the confirmation sends nothing and asks again.
+    """
+    if request.method == "GET":
+        state = consent_grid.GridState.from_args(request.args)
+        mode = request.args.get("modo")
+        if mode not in MODES:
+            return render_grid(state, 200, "Scegli a chi inviare il promemoria: a tutti i clienti "
+                               "in attesa di risposta oppure ai clienti selezionati.", "warning")
+        if mode == "selezione" and not consent_grid.selection_size(current_user.id):
+            return render_grid(state, 200, "Nessun cliente selezionato: spunta i clienti a cui "
+                               "inviare il promemoria, poi premi di nuovo Promemoria ai "
+                               "selezionati.", "warning")
+        return render_grid(state, reminder_confirmation=reminder_confirmation_for(mode))
+
+    state = consent_grid.GridState.from_args(request.form)
+    try:
+        claim = _reminder_signer().loads(request.form.get("token", ""),
+                                         max_age=CONFIRMATION_MAX_AGE)
+    except BadSignature:  # also an expired one
+        claim = None
+    mode = request.form.get("modo")
+    if (
+        not isinstance(claim, dict)
+        or claim.get("user") != current_user.id
+        or claim.get("mode") != mode
+        or mode not in MODES
+    ):
+        return _done(state, "La conferma non è valida o è scaduta: nessun promemoria è stato "
+                            "inviato. Ripeti l'invio.", "error", 400, focus_message=True)
+    try:
+        result = consent.remind_confirmed(
+            current_user.studio_id, current_user, MODES[mode], claim["key"], int(claim["count"]))
+    except consent.RemindingChanged:
+        return _done(
+            state,
+            "Nel frattempo i clienti da raggiungere sono cambiati: nessun promemoria è stato "
+            "inviato. Controlla il nuovo numero e conferma di nuovo.",
+            "warning", 409, reminder_confirmation=reminder_confirmation_for(mode),
+            focus_message=True,
+        )
+    if result.repeated:
+        return _done(state, "Questo promemoria era già stato inviato, non è stato ripetuto. "
+                            + reminded_message(result), "info", focus_message=True)
+    if result.sent:
+        mail.wake()  # the reminders committed: they go now, not at the next sweep
+    return _done(state, reminded_message(result), focus_message=True, mail_queued=bool(result.sent))
+
+
+# --- the mail rules and the delivery's progress ---------------------------------------
+
+
+def _rules_context(typed=None, **extra) -> dict:
+    """The rules form's context: the saved rules, or (after an error) what was typed."""
+    rules = mail_rules.rules_of(current_user.studio_id)
+    if typed is not None:
+        def ticked(name):
+            return typed.getlist(name)[-1:] == ["1"]
+
+        rules = mail_rules.MailRules(
+            ticked("reminder_enabled"), typed.get("reminder_after_days", "")[:10],
+            typed.get("reminder_max", "")[:10], ticked("notify_revocation"),
+            ticked("daily_summary"))
+    return {"rules": rules, "rules_title": RULES_TITLE, "days_range": mail_rules.REMINDER_DAYS_RANGE,
+            "max_range": mail_rules.REMINDER_MAX_RANGE, **extra}
+
+
+@bp.post("/regole")
+@allow("admin")
+def save_rules():
+    """Save the studio's mail rules (Promemoria automatico, revocation notice, daily summary)."""
+    try:
+        rules = mail_rules.read_rules(request.form)
+    except mail_rules.InvalidSetting as invalid:
+        context = _rules_context(request.form, rules_error=str(invalid))
+        if not is_htmx():
+            return render_grid(consent_grid.GridState(), 422, **context)
+        return make_response(render_template("consents/_mail_rules.html", **context), 422)
+    with models.write_transaction():
+        mail_rules.save_rules(current_user.studio_id, rules)
+        audit.record("settings_changed", option=RULES_TITLE, value=rules.description)
+    if not is_htmx():
+        flash("Regole della posta salvate.", "success")
+        return redirect_to("consents.index")
+    return render_template("consents/_mail_rules.html",
+                           **_rules_context(rules_status="Salvato"))
+
+
+@bp.get("/posta")
+@allow("admin")
+def mail_progress():
+    """How far the latest sending or reminder round has been delivered (the polled region)."""
+    if not wants_fragment(PROGRESS_ID):
+        return redirect_to("consents.index")
+    response = make_response(render_template(
+        "consents/_mail_progress.html",
+        progress=mail_rules.latest_progress(current_user.studio_id)))
+    response.vary.update(("HX-Request", "HX-Target"))
+    return response
