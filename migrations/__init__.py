@@ -30,7 +30,7 @@ from . import (
     m0011_consent_text_append_only,
     m0012_mail_outbox,
     m0013_client_change,
-    m0015_mail_round,
+    m0014_mail_round,
 )
 
 # (name recorded in migration_history, module). A name never changes once released:
@@ -49,7 +49,7 @@ MIGRATIONS = [
     ("0011_consent_text_append_only", m0011_consent_text_append_only),
     ("0012_mail_outbox", m0012_mail_outbox),
     ("0013_client_change", m0013_client_change),
-    ("0015_mail_round", m0015_mail_round),
+    ("0014_mail_round", m0014_mail_round),
 ]
 
 CREATE_MIGRATION_HISTORY = {

@@ -238,8 +238,6 @@ NOT_OBJECT_FIELDS = {
     "identificativo", "email",  # "Password dimenticata?", one's own address
     # the consent grid's query string and the client's answers
     "op", "stato_richiesta", "stato_risposta", "ordina", "risposta", "autorizzo", "modo",
-    # a client's page in the Anagrafica
-    "email",
     # the client import: the uploaded file, "Invia l'invito ai nuovi clienti"
     "file", "invita",
 }

@@ -515,8 +515,9 @@ def test_export_reads_in_chunks(app, db, monkeypatch):
 
 @pytest.mark.parametrize("extension", ["csv", "xlsx"])
 def test_export_then_import_changes_nothing(app, db, extension):
-    import client_import
     from stdnum import luhn
+
+    import client_import
     pink = client("PINK")
     for number, row in enumerate(Client.select().where(Client.studio == pink.studio_id), start=1):
         digits = f"{number:07d}001"  # a valid partita IVA with leading zeros (office 001)
