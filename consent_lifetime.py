@@ -169,14 +169,15 @@ def in_force_condition(now: dt.datetime, studio_id: int | None = None, months=..
 
 
 def expiring_condition(now: dt.datetime, studio_id: int, days: int = EXPIRING_DAYS, months=...):
-    """SQL condition: the consent is granted and expires within ``days`` days of ``now``
-    (those already past their lifetime, whose expiry the daily task has not yet recorded,
-    included). Never true for a studio whose consents never expire."""
+    """SQL condition: the consent is in force at ``now`` and ends within ``days`` days
+    ("In scadenza entro 30 giorni"). Never true for a studio whose consents never expire."""
     months = studio_months(studio_id) if months is ... else months
     limit = cutoff(now + dt.timedelta(days=days), months)
     if limit is None:
         return SQL("1 = 0")
-    return (Client.consent_answer == SQL(f"'{CONSENT_GRANTED}'")) & (Client.consent_answered_at < limit)
+    return ((Client.consent_answer == SQL(f"'{CONSENT_GRANTED}'"))
+            & (Client.consent_answered_at >= cutoff(now, months))
+            & (Client.consent_answered_at < limit))
 
 
 def lasting_condition(now: dt.datetime, studio_id: int, days: int = EXPIRING_DAYS, months=...):
