@@ -23,6 +23,7 @@ from flask import (
     make_response,
     render_template,
     request,
+    send_file,
     url_for,
 )
 from flask_login import current_user
@@ -31,6 +32,8 @@ from werkzeug.datastructures import MultiDict
 
 import audit
 import consent
+import consent_campaign
+import consent_export
 import consent_grid
 import consent_history
 import italian
@@ -111,6 +114,7 @@ def render_grid(state: consent_grid.GridState, status: int = 200, message: str |
         if "rules" not in context:
             context.update(_rules_context())
         context.setdefault("progress", mail_rules.latest_progress(current_user.studio_id))
+        context.update(consent_campaign.campaign(current_user.studio_id))
     grid = consent_grid.load_page(current_user.studio_id, current_user.id, state)
     state = grid.state
     if message is None and state.corrected:
@@ -306,18 +310,58 @@ def history(client_id: int):
     )
 
 
+def _file_name(name: str, extension: str) -> str:
+    """A download's name: what it is, the studio's code, today's date (Rome)."""
+    studio = Studio.get_by_id(current_user.studio_id)
+    day = italian.to_rome(utcnow()).strftime("%Y-%m-%d")
+    return f"{name}-{re.sub(r'[^A-Za-z0-9_-]', '', studio.code)}-{day}.{extension}"
+
+
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 @bp.get("/registro.csv")
 @allow("admin")
 def register():
     """The studio's consent register as CSV (for Excel), streamed as it is read."""
-    studio = Studio.get_by_id(current_user.studio_id)
-    day = italian.to_rome(utcnow()).strftime("%Y-%m-%d")
-    filename = f"registro-consensi-{re.sub(r'[^A-Za-z0-9_-]', '', studio.code)}-{day}.csv"
     return Response(
-        _on_own_connection(consent_history.register_csv(studio.id)),
+        _on_own_connection(consent_history.register_csv(current_user.studio_id)),
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={"Content-Disposition":
+                 f'attachment; filename="{_file_name("registro-consensi", "csv")}"'},
     )
+
+
+@bp.get("/registro.xlsx")
+@allow("admin")
+def register_xlsx():
+    """The studio's consent register as an Excel workbook."""
+    return send_file(consent_export.register_xlsx(current_user.studio_id), as_attachment=True,
+                     download_name=_file_name("registro-consensi", "xlsx"),
+                     mimetype=XLSX_MIMETYPE)
+
+
+@bp.get("/esporta.csv")
+@allow("admin")
+def export_csv():
+    """Every client the grid's filters match, in its order, as CSV (for Excel), streamed."""
+    state = consent_grid.GridState.from_args(request.args)
+    return Response(
+        _on_own_connection(consent_export.grid_csv(current_user.studio_id, state)),
+        mimetype="text/csv",
+        headers={"Content-Disposition":
+                 f'attachment; filename="{_file_name("richieste-consenso", "csv")}"'},
+    )
+
+
+@bp.get("/esporta.xlsx")
+@allow("admin")
+def export_xlsx():
+    """Every client the grid's filters match, in its order, as an Excel workbook."""
+    state = consent_grid.GridState.from_args(request.args)
+    return send_file(consent_export.grid_xlsx(current_user.studio_id, state), as_attachment=True,
+                     download_name=_file_name("richieste-consenso", "xlsx"),
+                     mimetype=XLSX_MIMETYPE)
 
 
 def _on_own_connection(pieces):
