@@ -170,6 +170,12 @@ class Chart:
     def empty(self) -> bool:
         return not any(line.total for line in self.lines)
 
+    @property
+    def answered_weeks(self) -> list[Week]:
+        """The weeks with at least one answer: the table lists those (52 rows of zeros say
+        nothing to whoever listens to them, and weigh on every page)."""
+        return [week for week in self.weeks if any(week.counts)]
+
 
 def _ceiling(value: int) -> int:
     """A round top for the vertical axis, at least ``value``: 2, 5, 10, 20, 50, 100, ..."""
