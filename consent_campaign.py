@@ -136,7 +136,7 @@ def weekly_answers(studio_id: int, weeks: int = WEEKS) -> list[Week]:
 # --- the chart's geometry -------------------------------------------------------------------
 
 WIDTH, HEIGHT = 640, 180
-LEFT, RIGHT, TOP, BOTTOM = 36, 8, 10, 22  # room for the axes' labels
+LEFT, RIGHT, TOP, BOTTOM = 36, 8, 24, 22  # room for the key and the axes' labels
 
 
 @dataclass(frozen=True)
@@ -185,6 +185,15 @@ def _ceiling(value: int) -> int:
     return top
 
 
+def _points(points: list[tuple[int, int]]) -> str:
+    """A polyline's points, leaving out those in the middle of a level stretch (the same
+    line with fewer bytes: most weeks of most studios have no answer)."""
+    kept = [point for index, point in enumerate(points)
+            if index in (0, len(points) - 1)
+            or not points[index - 1][1] == point[1] == points[index + 1][1]]
+    return " ".join(f"{px},{py}" for px, py in kept)
+
+
 def chart(weeks: list[Week]) -> Chart:
     """Where each point, guide and label of the chart lies, in the SVG's own units."""
     right, bottom = WIDTH - RIGHT, HEIGHT - BOTTOM
@@ -198,8 +207,7 @@ def chart(weeks: list[Week]) -> Chart:
         return round(bottom - (bottom - TOP) * value / top_value)
 
     lines = [
-        Line(label, css_class,
-             " ".join(f"{x(i)},{y(week.counts[s])}" for i, week in enumerate(weeks)),
+        Line(label, css_class, _points([(x(i), y(week.counts[s])) for i, week in enumerate(weeks)]),
              sum(week.counts[s] for week in weeks))
         for s, (_kind, label, css_class) in enumerate(SERIES)
     ]

@@ -179,13 +179,17 @@ def test_the_page_draws_the_chart_and_its_table(admin, app, monkeypatch):
     assert visible_text(page.select_one("#chart-title")) == "Risposte per settimana, ultimi 12 mesi"
     assert "Aderito: 2; Non aderito: 1; Revocato: 0." in svg.find("desc").get_text()
     lines = svg.select("polyline")
-    assert [line["class"] for line in lines] == [["chart-line", "series-granted"],
-                                                 ["chart-line", "series-declined"],
-                                                 ["chart-line", "series-revoked"]]
-    for line in lines:
-        assert len(line["points"].split()) == 52
+    assert [line["class"] for line in lines] == [["series-granted"], ["series-declined"],
+                                                 ["series-revoked"]]
+    assert [visible_text(t) for t in svg.select(".chart-key text")] == [
+        "Aderito", "Non aderito", "Revocato"]
     granted = [tuple(map(int, p.split(","))) for p in lines[0]["points"].split()]
-    assert granted[-1][1] < granted[-2][1]  # the last week's point is higher than the one before
+    # From the first week to the last, level where nothing changes, up in the last week.
+    assert granted[0][0] == 36 and granted[-1][0] == 632
+    assert [y for _x, y in granted[:-1]] == [granted[0][1]] * (len(granted) - 1)
+    assert granted[-1][1] < granted[-2][1]
+    declined = [tuple(map(int, p.split(","))) for p in lines[1]["points"].split()]
+    assert len(declined) == 4  # the first, the week before the answer, its week, the last
     assert not page.select(".campaign [style]")  # the CSP allows no inline style
     table = page.select_one(".campaign details table")
     assert [visible_text(th) for th in table.select("thead th")] == [
