@@ -255,6 +255,7 @@ def test_the_migration_counts_the_answers_already_there(use_empty_database):  # 
 
 def workbook_rows(response):
     assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"  # the studio's clients: never cached
     assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return list(openpyxl.load_workbook(io.BytesIO(response.data)).active.iter_rows())
 

@@ -317,7 +317,13 @@ def _file_name(name: str, extension: str) -> str:
     return f"{name}-{re.sub(r'[^A-Za-z0-9_-]', '', studio.code)}-{day}.{extension}"
 
 
-XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+def _xlsx_download(output, name: str):
+    """An XLSX file (a rewound temporary file) as a download, never kept by a cache: it
+    holds the studio's clients (send_file would allow a cache to keep it, "no-cache")."""
+    response = send_file(output, as_attachment=True, download_name=_file_name(name, "xlsx"),
+                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/registro.csv")
@@ -336,9 +342,8 @@ def register():
 @allow("admin")
 def register_xlsx():
     """The studio's consent register as an Excel workbook."""
-    return send_file(consent_export.register_xlsx(current_user.studio_id), as_attachment=True,
-                     download_name=_file_name("registro-consensi", "xlsx"),
-                     mimetype=XLSX_MIMETYPE)
+    return _xlsx_download(consent_export.register_xlsx(current_user.studio_id),
+                          "registro-consensi")
 
 
 @bp.get("/esporta.csv")
@@ -359,9 +364,8 @@ def export_csv():
 def export_xlsx():
     """Every client the grid's filters match, in its order, as an Excel workbook."""
     state = consent_grid.GridState.from_args(request.args)
-    return send_file(consent_export.grid_xlsx(current_user.studio_id, state), as_attachment=True,
-                     download_name=_file_name("richieste-consenso", "xlsx"),
-                     mimetype=XLSX_MIMETYPE)
+    return _xlsx_download(consent_export.grid_xlsx(current_user.studio_id, state),
+                          "richieste-consenso")
 
 
 def _on_own_connection(pieces):
