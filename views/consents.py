@@ -1,6 +1,7 @@
 """Gestione invio richieste di consenso (admin, SPEC 3.3): the grid, the selection, the sending,
 the reminders ("Promemoria"), a client's history, the studio's consent register, its mail
-rules and the latest delivery's progress (issue 14).
+rules and the latest delivery's progress (issue 14); where the campaign stands (counts and
+weekly chart, shown above the grid) and the grid and register as files (issue 17).
 
 One URL per resource: the grid page answers a full GET with the page and an htmx
 request aimed at ``div#consent-grid`` with the grid alone; every action answers
