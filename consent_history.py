@@ -279,27 +279,34 @@ def _cell(value) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+def register_values(studio_id: int) -> Iterator[list]:
+    """The register's rows in ``REGISTER_COLUMNS``: the moment (Rome time, naive), then texts
+    (``None`` when missing), the text version a number."""
+    for (_id, at, kind, channel, name, username, version, services, expires, code, company,
+         tax_code, email) in register_rows(studio_id):
+        yield [
+            italian.to_rome(at).replace(tzinfo=None),
+            code,
+            company,
+            tax_code,
+            email,
+            KIND_LABELS.get(kind, kind),
+            CHANNEL_LABELS.get(channel, channel),
+            f"{name} ({username})" if username else name,
+            version,
+            services,
+            expiry_cell(kind, expires),
+        ]
+
+
 def register_csv(studio_id: int, flush_bytes: int = 64 * 1024) -> Iterator[str]:
     """The studio's consent register as CSV for Excel (";", BOM), in pieces of about ``flush_bytes``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     buffer.write("\ufeff")
     writer.writerow(REGISTER_COLUMNS)
-    for (_id, at, kind, channel, name, username, version, services, expires, code, company,
-         tax_code, email) in register_rows(studio_id):
-        writer.writerow([
-            italian.to_rome(at).strftime("%d/%m/%Y %H:%M:%S"),
-            _cell(code),
-            _cell(company),
-            _cell(tax_code),
-            _cell(email),
-            KIND_LABELS.get(kind, kind),
-            CHANNEL_LABELS.get(channel, channel),
-            _cell(f"{name} ({username})" if username else name),
-            "" if version is None else version,
-            _cell(services),
-            expiry_cell(kind, expires),
-        ])
+    for at, *texts in register_values(studio_id):
+        writer.writerow([at.strftime("%d/%m/%Y %H:%M:%S"), *(_cell(text) for text in texts)])
         if buffer.tell() >= flush_bytes:
             yield buffer.getvalue()
             buffer.seek(0)

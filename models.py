@@ -22,6 +22,7 @@ from peewee import (
     Check,
     CompositeKey,
     DatabaseProxy,
+    DateField,
     DateTimeField,
     ForeignKeyField,
     IntegerField,
@@ -364,6 +365,23 @@ class ConsentEvent(BaseModel):
         )
 
 
+class ConsentWeekTally(BaseModel):
+    """How many answers of one kind a studio's clients gave in one week; kept by triggers.
+
+    Written by the database on every insert into ``consent_event`` (migration 0017), read
+    by the chart of the consent page (consent_campaign.py). ``week`` is the Monday the
+    week starts on, in UTC as the events are stored. No foreign key, as ``ClientTally``.
+    """
+
+    studio_id = IntegerField()
+    week = DateField()
+    kind = CharField(max_length=10)  # 'granted', 'declined', 'revoked'
+    n = IntegerField(default=0)
+
+    class Meta:
+        primary_key = CompositeKey("studio_id", "week", "kind")
+
+
 class AccessEvent(BaseModel):
     """A user opening (or being refused) a client's SMART service."""
 
@@ -600,6 +618,7 @@ ALL_MODELS = [
     OperatorClient,
     ConsentText,
     ConsentEvent,
+    ConsentWeekTally,
     AccessEvent,
     SmartToken,
     AuditEvent,
