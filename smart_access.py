@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from peewee import JOIN, SQL, Value, fn
 
+import client_search
 import consent_tally
 from listing import parse_id
 from models import (
@@ -213,7 +214,8 @@ def user_refusal(user) -> Decision:
 def reachable_clients(user, search: str = ""):
     """The clients whose SMART services ``user`` may open now, as one query (ordered by code).
 
-    ``search`` narrows them to those whose code or name contains it (wildcards are literal).
+    ``search`` narrows them to those whose code, ragione sociale, codice fiscale or partita
+    IVA contains it, whatever the case and the accents (wildcards are literal).
     """
     user_id = _as_id(user) or 0
     query = (
@@ -228,7 +230,7 @@ def reachable_clients(user, search: str = ""):
         query = query.where(Client.studio == studio_id)
     search = (search or "").strip()
     if search:
-        query = query.where(Client.code.contains(search) | Client.name.contains(search))
+        query = query.where(client_search.code_or_client_contains(search))
     return query.order_by(Client.code, Client.id)
 
 
