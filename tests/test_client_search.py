@@ -1,6 +1,8 @@
 """'Contiene' on client codes finds exactly what a substring search finds, through the index."""
 
 import pytest
+from conftest import login_as, parse, visible_text
+from smart_helpers import set_option7
 
 import client_search
 import demo
@@ -152,3 +154,64 @@ def test_cerca_cliente_reads_the_index_not_the_clients(studio):
             plan = " ".join(row[0] for row in models.db.execute_sql("EXPLAIN " + sql, params))
         for index in ("client_name_fold_trgm", "client_tax_code_trgm", "client_vat_number_trgm"):
             assert index in plan
+
+
+# --- the same box in the grid, the operator's list and the Anagrafica ------------------
+
+GRID_URL = "/area-personale/consensi"
+
+
+def grid_codes(page) -> list[str]:
+    return [visible_text(td) for td in page.select("#consent-grid tbody td.col-codice")]
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("cerca=caffe", ["000004"]),
+    ("cerca=CAFFÈ%20CENTRALE", ["000004"]),
+    ("cerca=nrelcu", ["000004"]),                    # codice fiscale
+    ("cerca=0987654058", ["000004"]),                # the demo's partita IVA
+    ("cerca=S.r.l.&codice=00", ["000006.000010", "000011", "000120", "000145"]),
+    ("cerca=srl", []),
+    ("cerca=Studio%20Grafico", []),                  # no SMART service: never listed
+    ("cerca=Omonimo", []),                           # another studio's client
+    ("cerca=%25", []),                               # wildcards literal
+])
+def test_the_grid_searches_ragione_sociale_codice_fiscale_and_partita_iva(app, db, query, expected):
+    page = parse(login_as(app, "admin").get(f"{GRID_URL}?{query}&per_pagina=100"))
+    assert grid_codes(page) == expected
+    box = page.select_one("#grid-cerca")
+    assert box["name"] == "cerca" and box["placeholder"] == "Cerca cliente"
+    assert page.select_one("label[for=grid-cerca]")
+
+
+def test_the_grid_search_is_a_filter_kept_by_the_links_and_counted(app, db):
+    admin = login_as(app, "admin")
+    page = parse(admin.get(f"{GRID_URL}?cerca=s.r.l&per_pagina=10"))
+    assert "cerca=s.r.l" in page.select_one("#grid-sort-codice")["href"]
+    assert "Nessun cliente" not in visible_text(page.select_one("#consent-grid tbody"))
+    empty = parse(admin.get(f"{GRID_URL}?cerca=nessuno-cosi"))
+    assert "Nessun cliente corrisponde ai filtri." in visible_text(empty)
+    assert admin.get(f"{GRID_URL}?cerca=" + "x" * 500).status_code == 200
+
+
+def test_the_operators_list_finds_by_name_without_accents_and_by_codice_fiscale(app, db):
+    set_option7(on=True)
+    admin = login_as(app, "admin")
+    assert smart_codes(parse(admin.get("/servizi-smart?q=caffe"))) == ["000004"]
+    assert smart_codes(parse(admin.get("/servizi-smart?q=NRELCU70"))) == ["000004"]
+    assert smart_codes(parse(admin.get("/servizi-smart?q=0987654058"))) == ["000004"]
+    assert smart_codes(parse(admin.get("/servizi-smart?q=pink"))) == ["PINK"]  # codes still
+    box = parse(admin.get("/servizi-smart")).select_one("#smart-q")
+    assert box["placeholder"] == "Codice, ragione sociale, codice fiscale o partita IVA"
+
+
+def smart_codes(page) -> list[str]:
+    return [visible_text(row.find("td")) for row in page.select(".smart-table tbody tr")]
+
+
+def test_the_anagrafica_finds_caffe_and_the_partita_iva(app, db):
+    admin = login_as(app, "admin")
+    for text in ("caffe", "Caffe centrale", "09876540585", "000004"):
+        page = parse(admin.get("/area-personale/clienti", query_string={"q": text}))
+        codes = [visible_text(tr.find("td")) for tr in page.select("#clients tbody tr")]
+        assert codes == ["000004"], text
