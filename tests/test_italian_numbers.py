@@ -10,6 +10,7 @@ from conftest import htmx_headers, login_as, parse, visible_text
 from peewee import Value
 from smart_helpers import set_option7
 
+import audit
 import demo
 import italian
 import listing
@@ -132,3 +133,9 @@ def test_the_smart_tile_and_the_operators_counts(big, admin):
     link = operators.select_one("a[aria-label^='Clienti gestiti da operatore1']")
     assert visible_text(link) == "3.006 clienti · scegli"
     assert link["aria-label"] == "Clienti gestiti da operatore1: 3.006"
+
+
+def test_the_activity_log_writes_counts_the_italian_way(db):
+    event = models.AuditEvent(kind="operator_clients_changed",
+                              details='{"clients": 3000, "operator": "operatore1", "search": "1000"}')
+    assert audit.describe(event) == ["clienti: 3.000", "operatore: operatore1", "ricerca: 1000"]
