@@ -61,13 +61,19 @@ def _like_pattern(fragment: str) -> str:
     return f"%{escaped}%"
 
 
+CODE_MATCH = "SELECT rowid FROM client_code_fts WHERE client_code_fts MATCH ?"
+CLIENT_MATCH = "SELECT rowid FROM client_search_fts WHERE client_search_fts MATCH ?"
+
+
+def _sqlite_index_serves(fragment: str) -> bool:
+    return is_sqlite() and SQLITE_HAS_TRIGRAM and len(fragment) >= TRIGRAM
+
+
 def code_contains(fragment: str):
     """Condition: the client's code contains ``fragment``, whatever the case (wildcards literal)."""
     fragment = fragment or ""
-    if is_sqlite() and SQLITE_HAS_TRIGRAM and len(fragment) >= TRIGRAM:
-        return Client.id.in_(
-            SQL("(SELECT rowid FROM client_code_fts WHERE client_code_fts MATCH ?)", [_phrase(fragment)])
-        )
+    if _sqlite_index_serves(fragment):
+        return Client.id.in_(SQL(f"({CODE_MATCH})", [_phrase(fragment)]))
     return Client.code.contains(fragment)
 
 
@@ -80,8 +86,7 @@ def client_contains(fragment: str):
             return (Client.name.contains(folded) | Client.tax_code.contains(folded)
                     | Client.vat_number.contains(folded))
         if len(folded) >= TRIGRAM:
-            found = SQL("(SELECT rowid FROM client_search_fts WHERE client_search_fts MATCH ?)",
-                        [_phrase(folded)])
+            found = SQL(f"({CLIENT_MATCH})", [_phrase(folded)])
         else:
             pattern = _like_pattern(folded)
             found = SQL(
@@ -96,4 +101,9 @@ def client_contains(fragment: str):
 def code_or_client_contains(fragment: str):
     """Condition: ``code_contains`` or ``client_contains`` (the lists whose one box finds codes too)."""
     fragment = (fragment or "").strip()
+    if _sqlite_index_serves(fragment):
+        # One list of ids from both indexes: SQLite reads the clients from it, where an
+        # OR of two IN lists would make it read every client of the studio.
+        return Client.id.in_(SQL(f"({CODE_MATCH} UNION {CLIENT_MATCH})",
+                                 [_phrase(fragment), _phrase(fold(fragment))]))
     return code_contains(fragment) | client_contains(fragment)

@@ -215,3 +215,10 @@ def test_the_anagrafica_finds_caffe_and_the_partita_iva(app, db):
         page = parse(admin.get("/area-personale/clienti", query_string={"q": text}))
         codes = [visible_text(tr.find("td")) for tr in page.select("#clients tbody tr")]
         assert codes == ["000004"], text
+
+
+@pytest.mark.parametrize("fragment", ["0042", "caffe", "NRELCU", "pink", "s00", "ca", "%", "ti"])
+def test_code_or_client_finds_the_union_of_both(accented, fragment):
+    query = Client.select(Client.code).where(
+        (Client.studio == accented) & client_search.code_or_client_contains(fragment))
+    assert {c.code for c in query} == found(accented, fragment) | found_clients(accented, fragment)
