@@ -266,10 +266,12 @@ def send_batch(ids: list[int], outcome: Outcome, now: dt.datetime | None = None)
         smtp.ehlo_or_helo_if_needed()
     except (OSError, smtplib.SMTPException) as error:
         reason = f"Server di posta non raggiungibile: {_describe(error)}"
+        log.warning("mail: %d message(s) not sent, tried again later. %s", len(messages), reason)
         for message in messages:
             _retry(message, reason, outcome, now)
         _close(backend)
         return False
+    problems_before = len(outcome.details)
     try:
         for position, message in enumerate(messages):
             try:
@@ -288,11 +290,17 @@ def send_batch(ids: list[int], outcome: Outcome, now: dt.datetime | None = None)
                 _reset(smtp)
             except (OSError, smtplib.SMTPException) as error:
                 reason = f"Connessione al server di posta interrotta: {_describe(error)}"
+                log.warning("mail: %d message(s) not sent, tried again later. %s",
+                            len(messages) - position, reason)
                 for unsent in messages[position:]:
                     _retry(unsent, reason, outcome, now)
                 return False
             else:
                 _mark_sent(message, reply, outcome, now)
+        problems = outcome.details[problems_before:]
+        if problems:
+            log.warning("mail: %d of %d message(s) of a batch not delivered; the first: "
+                        "outbox %s, %s", len(problems), len(messages), *problems[0])
         return True
     finally:
         _close(backend)
