@@ -34,6 +34,7 @@ from . import (
     m0015_consent_scope,
     m0016_client_search,
     m0017_consent_week_tally,
+    m0019_smart_catalogue,
 )
 
 # (name recorded in migration_history, module). A name never changes once released:
@@ -56,6 +57,7 @@ MIGRATIONS = [
     ("0015_consent_scope", m0015_consent_scope),
     ("0016_client_search", m0016_client_search),
     ("0017_consent_week_tally", m0017_consent_week_tally),
+    ("0019_smart_catalogue", m0019_smart_catalogue),
 ]
 
 CREATE_MIGRATION_HISTORY = {
