@@ -31,6 +31,7 @@ from . import (
     m0012_mail_outbox,
     m0013_client_change,
     m0014_mail_round,
+    m0018_access_outcome,
 )
 
 # (name recorded in migration_history, module). A name never changes once released:
@@ -50,6 +51,7 @@ MIGRATIONS = [
     ("0012_mail_outbox", m0012_mail_outbox),
     ("0013_client_change", m0013_client_change),
     ("0014_mail_round", m0014_mail_round),
+    ("0018_access_outcome", m0018_access_outcome),
 ]
 
 CREATE_MIGRATION_HISTORY = {
