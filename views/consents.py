@@ -33,6 +33,7 @@ import audit
 import consent
 import consent_grid
 import consent_history
+import consent_wordings
 import italian
 import listing
 import mail
@@ -304,6 +305,14 @@ def history(client_id: int):
         answer_labels=consent_grid.ANSWER_LABELS, grid_url=url_for("consents.index"),
         in_dialog=wants_fragment("consent-history"),
     )
+
+
+@bp.get("/testi")
+@allow("admin")
+def wordings():
+    """Every version of the consent text clients were shown, in full, with when it was in use."""
+    return render_template("consents/wordings.html", wordings=consent_wordings.wordings(),
+                           grid_url=url_for("consents.index"))
 
 
 @bp.get("/registro.csv")
