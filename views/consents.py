@@ -33,6 +33,7 @@ import audit
 import consent
 import consent_grid
 import consent_history
+import consent_lifetime
 import italian
 import listing
 import mail
@@ -110,6 +111,8 @@ def render_grid(state: consent_grid.GridState, status: int = 200, message: str |
     if not wants_fragment(GRID_ID):  # the page also shows the mail rules and the delivery
         if "rules" not in context:
             context.update(_rules_context())
+        if "duration" not in context:
+            context.update(_duration_context())
         context.setdefault("progress", mail_rules.latest_progress(current_user.studio_id))
     grid = consent_grid.load_page(current_user.studio_id, current_user.id, state)
     state = grid.state
@@ -465,6 +468,44 @@ def save_rules():
         return redirect_to("consents.index")
     return render_template("consents/_mail_rules.html",
                            **_rules_context(rules_status="Salvato"))
+
+
+# --- "Durata del consenso" ---------------------------------------------------------------
+
+DURATION_TITLE = "Durata del consenso"
+
+
+def _duration_context(**extra) -> dict:
+    """The duration form's context: the studio's saved rule and the choices (and an error)."""
+    return {"duration": consent_lifetime.studio_months(current_user.studio_id),
+            "duration_options": consent_lifetime.DURATION_OPTIONS, **extra}
+
+
+def _duration_label(months) -> str:
+    return dict(consent_lifetime.DURATION_OPTIONS)[months]
+
+
+@bp.post("/durata")
+@allow("admin")
+def save_duration():
+    """Save the studio's "Durata del consenso"; consents it ends expire at once (and are said so)."""
+    try:
+        months = consent_lifetime.parse_months(request.form.get("durata"))
+    except consent_lifetime.InvalidDuration as invalid:
+        context = _duration_context(duration_error=str(invalid))
+        if not is_htmx():
+            return render_grid(consent_grid.GridState(), 422, **context)
+        return make_response(render_template("consents/_consent_duration.html", **context), 422)
+    with models.write_transaction():
+        expired = consent_lifetime.set_studio_months(current_user.studio_id, months)
+        audit.record("settings_changed", option=DURATION_TITLE, value=_duration_label(months))
+    message = f"{DURATION_TITLE}: {_duration_label(months).lower()}."
+    if expired:
+        message += (f" {italian.format_number(expired)} "
+                    + ("consenso è scaduto ora." if expired == 1 else "consensi sono scaduti ora."))
+    # The whole page again, not the form alone: the grid's "Scadenza" and states change with it.
+    flash(message, "success")
+    return redirect_to("consents.index")
 
 
 @bp.get("/posta")
