@@ -179,6 +179,17 @@ def expiring_condition(now: dt.datetime, studio_id: int, days: int = EXPIRING_DA
     return (Client.consent_answer == SQL(f"'{CONSENT_GRANTED}'")) & (Client.consent_answered_at < limit)
 
 
+def lasting_condition(now: dt.datetime, studio_id: int, days: int = EXPIRING_DAYS, months=...):
+    """SQL condition: the consent is granted and stays in force for more than ``days`` days
+    (a sending skips these clients). Every granted consent, for a studio without expiry."""
+    months = studio_months(studio_id) if months is ... else months
+    granted = Client.consent_answer == SQL(f"'{CONSENT_GRANTED}'")
+    limit = cutoff(now + dt.timedelta(days=days), months)
+    if limit is None:
+        return granted
+    return granted & (Client.consent_answered_at >= limit)
+
+
 # --- the daily task --------------------------------------------------------------------
 
 
