@@ -108,13 +108,14 @@ def render_grid(state: consent_grid.GridState, status: int = 200, message: str |
 
     ``mail_queued``: the action put mail in the outbox, so the progress region is told.
     """
+    grid = consent_grid.load_page(current_user.studio_id, current_user.id, state)
     if not wants_fragment(GRID_ID):  # the page also shows the mail rules and the delivery
         if "rules" not in context:
             context.update(_rules_context())
         if "duration" not in context:
-            context.update(_duration_context())
+            # The rows carry the studio's rule: read it apart only for an empty grid.
+            context.update(_duration_context(**({"duration": grid.rows[0].months} if grid.rows else {})))
         context.setdefault("progress", mail_rules.latest_progress(current_user.studio_id))
-    grid = consent_grid.load_page(current_user.studio_id, current_user.id, state)
     state = grid.state
     if message is None and state.corrected:
         message, level = CORRECTED_MESSAGE, "warning"
@@ -478,8 +479,9 @@ DURATION_TITLE = "Durata del consenso"
 
 def _duration_context(**extra) -> dict:
     """The duration form's context: the studio's saved rule and the choices (and an error)."""
-    return {"duration": consent_lifetime.studio_months(current_user.studio_id),
-            "duration_options": consent_lifetime.DURATION_OPTIONS, **extra}
+    if "duration" not in extra:
+        extra["duration"] = consent_lifetime.studio_months(current_user.studio_id)
+    return {"duration_options": consent_lifetime.DURATION_OPTIONS, **extra}
 
 
 def _duration_label(months) -> str:
