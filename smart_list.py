@@ -2,9 +2,12 @@
 
 The admin manages every client of his studio, an operator those assigned to him; the
 list shows those of them that are active and have at least one active SMART service.
-A client is reachable when his consent is granted now; each of his services then
-has "Accedi", or the reason it is closed. Whether a hand-off is allowed is decided
-again by ``smart_access.check`` when "Accedi" is pressed: this list only shows.
+Which service may be opened, and why not, is the access rule's answer
+(``smart_access.service_states``, the same conditions as ``check``): a service
+allowed has "Accedi"; a client whose consent is not in force says why once ("non ha
+ancora risposto", "ha revocato il consenso", "consenso scaduto il …"); a service left
+out of a consent in force says "servizio non autorizzato dal cliente". "Accedi"
+asks the rule again: this list only shows.
 
 A page costs the same whatever the size of the studio and however many clients the
 user manages: it is read by keyset (the codes after, or before, the page shown,
@@ -18,16 +21,9 @@ from dataclasses import dataclass
 
 from peewee import SQL, Value, fn
 
-from models import (
-    CONSENT_DECLINED,
-    CONSENT_GRANTED,
-    CONSENT_PENDING,
-    ROLE_ADMIN,
-    Client,
-    ClientService,
-    OperatorClient,
-    SmartService,
-)
+import smart_access
+from consent import partial_condition
+from models import ROLE_ADMIN, Client, OperatorClient, SmartService, utcnow
 
 # The filter "Stato": key in the query string -> label.
 STATES = {
@@ -35,28 +31,23 @@ STATES = {
     "raggiungibili": "Raggiungibili",
     "senza_risposta": "Non ha ancora risposto",
     "revocato": "Ha revocato il consenso",
+    "scaduto": "Consenso scaduto",
+    "non_autorizzato": "Con servizi non autorizzati",
 }
-
-# Why a client (all his services) is out of reach, as the list says it.
-NOT_ANSWERED = "non ha ancora risposto"
-REVOKED = "ha revocato il consenso"
-
-
-def _granted():
-    # Literal, not a bound parameter: SQLite reads the partial index client_smart_reachable
-    # only when the query's own text implies the index's WHERE.
-    return Client.consent_answer == SQL(f"'{CONSENT_GRANTED}'")
+# The filter's states as the access rule names them (smart_access.client_state_conditions).
+RULE_STATE = {"raggiungibili": "raggiungibile", "senza_risposta": "non_risposto",
+              "revocato": "revocato", "scaduto": "scaduto", "non_autorizzato": "raggiungibile"}
+NOT_AUTHORIZED = "servizio_non_autorizzato"
 
 
-def state_condition(state: str):
+def state_condition(user, state: str, now=None):
     """Condition on Client: the clients in the filter's ``state`` (None for "tutti")."""
-    if state == "raggiungibili":
-        return _granted()
-    if state == "senza_risposta":
-        return Client.consent_answer.is_null() | (Client.consent_answer == CONSENT_PENDING)
-    if state == "revocato":
-        return Client.consent_answer == CONSENT_DECLINED
-    return None
+    if state not in RULE_STATE:
+        return None
+    condition = smart_access.client_state_conditions(now or utcnow(), user.studio_id)[RULE_STATE[state]]
+    if state == "non_autorizzato":
+        condition &= partial_condition()
+    return condition
 
 
 def _listed(user, search: str, state: str):
@@ -68,7 +59,7 @@ def _listed(user, search: str, state: str):
             (OperatorClient.operator == user.id) & (OperatorClient.client == Client.id)))
     if search:
         condition &= Client.code.contains(search) | Client.name.contains(search)
-    by_state = state_condition(state)
+    by_state = state_condition(user, state)
     if by_state is not None:
         condition &= by_state
     return condition
@@ -78,7 +69,7 @@ def _listed(user, search: str, state: str):
 class ServiceRow:
     service: SmartService
     reachable: bool
-    reason: str | None = None  # why this service is closed when the client is reachable
+    reason: str | None = None  # why this service is closed while the client is reachable
 
 
 @dataclass(frozen=True)
@@ -86,7 +77,7 @@ class ClientRow:
     id: int
     code: str
     name: str
-    reason: str | None  # None: reachable
+    reason: str | None  # why the client is out of reach; None: reachable
     services: list
 
     @property
@@ -94,13 +85,15 @@ class ClientRow:
         return self.reason is None
 
 
-def client_reason(answer: str | None) -> str | None:
-    """Why a client with this consent answer is out of reach (None: reachable)."""
-    if answer == CONSENT_GRANTED:
-        return None
-    if answer == CONSENT_DECLINED:
-        return REVOKED
-    return NOT_ANSWERED
+def client_row(client_id: int, code: str, name: str, states: list) -> ClientRow:
+    """A client's row from the rule's answer for each of his active services."""
+    closed = [state for state in states if not state.allowed and state.reason != NOT_AUTHORIZED]
+    # A reason that is not about one service (consent absent or expired) is the client's.
+    reason = closed[0].text if closed and not any(state.allowed for state in states) else None
+    services = [ServiceRow(state.service, state.allowed,
+                           state.text if reason is None and not state.allowed else None)
+                for state in states]
+    return ClientRow(client_id, code, name, reason, services)
 
 
 @dataclass(frozen=True)
@@ -114,8 +107,7 @@ class ListPage:
 def load_page(user, search: str = "", state: str = "tutti", size: int = 25,
               after: str | None = None, before: str | None = None) -> ListPage:
     """The page of the list after (or before) a code, by code: two statements whatever the size."""
-    query = Client.select(Client.id, Client.code, Client.name, Client.consent_answer).where(
-        _listed(user, search, state))
+    query = Client.select(Client.id, Client.code, Client.name).where(_listed(user, search, state))
     backwards = before is not None and after is None
     if backwards:
         query = query.where(Client.code < before).order_by(Client.code.desc())
@@ -128,31 +120,11 @@ def load_page(user, search: str = "", state: str = "tutti", size: int = 25,
     found = found[:size]
     if backwards:
         found.reverse()
-    services = _services_of([row[0] for row in found])
-    rows = []
-    for client_id, code, name, answer in found:
-        reason = client_reason(answer)
-        rows.append(ClientRow(client_id, code, name, reason, [
-            ServiceRow(service, reachable=reason is None) for service in services[client_id]]))
+    states = smart_access.service_states(user, [row[0] for row in found])
+    rows = [client_row(client_id, code, name, states[client_id]) for client_id, code, name in found]
     if not rows:
         return ListPage(rows, size, None, None)
     if backwards:
         return ListPage(rows, size, rows[-1].code, rows[0].code if more else None)
     return ListPage(rows, size, rows[-1].code if more else None,
                     rows[0].code if after is not None else None)
-
-
-def _services_of(client_ids: list[int]) -> dict[int, list[SmartService]]:
-    """The active services of these clients, by client id, in catalogue order (one query)."""
-    by_client: dict[int, list] = {client_id: [] for client_id in client_ids}
-    if not client_ids:
-        return by_client
-    rows = (
-        ClientService.select(ClientService.client, SmartService)
-        .join(SmartService)
-        .where(ClientService.client.in_(client_ids))
-        .order_by(SmartService.position, SmartService.id)
-    )
-    for row in rows:
-        by_client[row.client_id].append(row.service)
-    return by_client
