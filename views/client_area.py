@@ -158,12 +158,12 @@ def _ticked_services(form) -> tuple[set, set] | None:
 
 
 def _save_service(client: Client, shown: set, ticked: set):
-    """Apply the one service checkbox that differs from what is recorded; the page's message.
+    """Apply the service checkbox that differs from what is recorded: (message, changed, its id).
 
     The form holds the whole state; a change event saves at once, so one box differs
     (a post without script may change several: each is applied in turn).
     """
-    message, changed = FLAG_UNCHANGED, False
+    message, changed, control = FLAG_UNCHANGED, False, None
     for item in consent.scope_of(client.id):
         wanted = item.service_id in ticked
         if item.service_id not in shown or wanted == (item.consented and _in_force(client)):
@@ -172,13 +172,13 @@ def _save_service(client: Client, shown: set, ticked: set):
                                               ip=client_ip(), user_agent=user_agent())
         if outcome is None:
             continue
-        changed = True
+        changed, control = True, item.service_id
         saved = SERVICE_SAVED[outcome]
         message = (saved[wanted] if isinstance(saved, dict) else saved).format(name=item.name)
         if outcome == "revoked":
             mail.wake()  # the revocation committed: the administrator's notice goes now
         client = own_client()
-    return message, changed
+    return message, changed, control
 
 
 def _in_force(client: Client) -> bool:
@@ -209,12 +209,13 @@ def other_data():
         services = _ticked_services(request.form)
         if services is None:
             return error_response(400, BAD_SERVICE)
-        message, changed = _save_service(client, *services)
-        return _other_data(message=message, level="success" if changed else "info")
+        message, changed, control = _save_service(client, *services)
+        return _other_data(message=message, level="success" if changed else "info",
+                           changed_control=control)
     changed = consent.set_authorization(
         client, current_user, authorized, ip=client_ip(), user_agent=user_agent()
     )
     if changed and not authorized:
         mail.wake()  # the revocation committed: the administrator's notice goes now
     return _other_data(message=FLAG_SAVED[authorized] if changed else FLAG_UNCHANGED,
-                       level="success" if changed else "info")
+                       level="success" if changed else "info", changed_control="autorizzo")
