@@ -156,14 +156,17 @@ def send_requests(
     with write_transaction():
         chosen = _lock_clients(scope)
         at = at or utcnow()  # taken under the lock, so events of a client are in time order
-        lifetime.expire_due(at, studio_id=studio_id)  # a consent that ended is recorded so first
-        # A consent still in force but ending within 30 days stays in force: the client is
-        # asked again (renewal) and keeps its answer until it answers or the consent ends.
-        renewed = (
-            Client.update(consent_requested_at=at)
-            .where(scope & lifetime.expiring_condition(at, studio_id, months=months))
-            .execute()
-        )
+        renewed = 0
+        if months:
+            # A consent that ended is recorded so first. One still in force but ending
+            # within 30 days stays in force: the client is asked again (renewal) and keeps
+            # its answer until it answers or the consent ends.
+            lifetime.expire_due(at, studio_id=studio_id, months=months)
+            renewed = (
+                Client.update(consent_requested_at=at)
+                .where(scope & lifetime.expiring_condition(at, studio_id, months=months))
+                .execute()
+            )
         asked = (
             Client.update(
                 consent_requested_at=at, consent_answer=CONSENT_PENDING, consent_answered_at=None
@@ -327,7 +330,7 @@ def _record(client: Client, actor: User, kind: str, answer: str, channel: str, c
     with write_transaction():
         _lock_clients(same_client)
         at = at or utcnow()
-        lifetime.expire_due(at, client_id=client.id)
+        lifetime.expire_due(at, studio_id=client.studio_id, client_id=client.id)
         covered = scope_names(client.id)
         changed = (
             Client.update(consent_answer=answer, consent_answered_at=at)
@@ -407,7 +410,7 @@ def set_service_consent(client: Client, actor: User, service_id: int, consented:
     with write_transaction():
         _lock_clients(same_client)
         at = at or utcnow()
-        lifetime.expire_due(at, client_id=client.id)
+        lifetime.expire_due(at, studio_id=client.studio_id, client_id=client.id)
         row = ClientService.get_or_none(
             (ClientService.client == client.id) & (ClientService.service == service_id))
         state = Client.select(Client.consent_answer, Client.consent_answered_at).where(
@@ -631,6 +634,40 @@ def queue_reminders(condition, studio_id: int, batch: str, at: dt.datetime) -> i
         .order_by(Client.id),
         studio=studio_id, batch=batch, at=at,
     )
+
+
+def remind_expiring(studio_id: int, batch: str, at: dt.datetime) -> int:
+    """Ask again, once, the clients whose consent ends within 30 days (the studio's reminder rule).
+
+    For each client of the studio whose consent is in force, ends within 30 days and
+    was not asked since it was given: the request is renewed (its date set, a "sent"
+    event by the system; the consent stays in force) and a reminder mail goes to it,
+    so the dialog opens at its next login. In the caller's transaction; returns how many.
+    """
+    months = lifetime.studio_months(studio_id)
+    if not months:
+        return 0
+    lifetime.expire_due(at, studio_id=studio_id, months=months)
+    scope = (
+        (Client.studio == studio_id) & with_smart_service()
+        & lifetime.expiring_condition(at, studio_id, months=months)
+        & (Client.consent_requested_at.is_null() | (Client.consent_requested_at < Client.consent_answered_at))
+        & with_address()
+    )
+    _lock_clients(scope)
+    asked = Client.update(consent_requested_at=at).where(scope).execute()
+    if asked:
+        renewed = ((Client.studio == studio_id) & (Client.consent_requested_at == at)
+                   & (Client.consent_answer == CONSENT_GRANTED))
+        text = wording("modal")
+        ConsentEvent.insert_from(
+            Client.select(Value(studio_id), Client.id, Value(SENT), Value(SYSTEM), Value(text.id),
+                          Value(at)).where(renewed).order_by(Client.id),
+            fields=[ConsentEvent.studio, ConsentEvent.client, ConsentEvent.kind,
+                    ConsentEvent.channel, ConsentEvent.consent_text, ConsentEvent.created_at],
+        ).execute()
+        queue_reminders(renewed, studio_id, batch, at)
+    return asked
 
 
 @dataclass(frozen=True)

@@ -169,14 +169,15 @@ def in_force_condition(now: dt.datetime, studio_id: int | None = None, months=..
 
 
 def expiring_condition(now: dt.datetime, studio_id: int, days: int = EXPIRING_DAYS, months=...):
-    """SQL condition: the consent is granted and expires within ``days`` days of ``now``
-    (those already past their lifetime, whose expiry the daily task has not yet recorded,
-    included). Never true for a studio whose consents never expire."""
+    """SQL condition: the consent is in force at ``now`` and ends within ``days`` days
+    ("In scadenza entro 30 giorni"). Never true for a studio whose consents never expire."""
     months = studio_months(studio_id) if months is ... else months
     limit = cutoff(now + dt.timedelta(days=days), months)
     if limit is None:
         return SQL("1 = 0")
-    return (Client.consent_answer == SQL(f"'{CONSENT_GRANTED}'")) & (Client.consent_answered_at < limit)
+    return ((Client.consent_answer == SQL(f"'{CONSENT_GRANTED}'"))
+            & (Client.consent_answered_at >= cutoff(now, months))
+            & (Client.consent_answered_at < limit))
 
 
 def lasting_condition(now: dt.datetime, studio_id: int, days: int = EXPIRING_DAYS, months=...):
@@ -193,55 +194,61 @@ def lasting_condition(now: dt.datetime, studio_id: int, days: int = EXPIRING_DAY
 # --- the daily task --------------------------------------------------------------------
 
 
-def _scope_names(client_id: int) -> str | None:
-    """The names of the services the client's consent covers now, in catalogue order."""
-    names = [
-        name for (name,) in ClientService.select(SmartService.name)
+EXPIRE_CHUNK = 500  # clients recorded per round of statements
+
+
+def _scope_names(client_ids: list[int]) -> dict[int, str]:
+    """The names of the services each client's consent covers now, in catalogue order."""
+    names: dict[int, list[str]] = {}
+    for client, name in (
+        ClientService.select(ClientService.client, SmartService.name)
         .join(SmartService)
-        .where((ClientService.client == client_id) & ClientService.consented_at.is_null(False))
-        .order_by(SmartService.position, SmartService.id)
+        .where(ClientService.client.in_(client_ids) & ClientService.consented_at.is_null(False))
+        .order_by(ClientService.client, SmartService.position, SmartService.id)
         .tuples()
-    ]
-    return ", ".join(names) or None
+    ):
+        names.setdefault(client, []).append(name)
+    return {client: ", ".join(listed) for client, listed in names.items()}
 
 
-def expire_due(now: dt.datetime | None = None, studio_id: int | None = None,
-               client_id: int | None = None) -> int:
-    """Record the expiry of every consent past its lifetime at ``now``; return how many.
+def expire_due(now: dt.datetime | None, studio_id: int, client_id: int | None = None,
+               months=...) -> int:
+    """Record the expiry of the studio's consents past their lifetime at ``now``; how many.
 
-    For each such client (of ``studio_id`` / only ``client_id``, if given): an event
-    "expired" by the system (channel 'system', no actor) naming the services it covered
-    and the instant it expired, and the client's answer set to 'expired' (the triggers
-    move its count). The services' consent marks are cleared: a renewed consent covers
-    the services active then. Safe to run again: an expired consent is no longer granted.
-    Runs in the caller's transaction if there is one.
+    For each such client (only ``client_id``, if given): an event "expired" by the
+    system (channel 'system', no actor) naming the services it covered and the instant
+    it expired, and the client's answer set to 'expired' (the triggers move its count).
+    The services' consent marks are cleared: a renewed consent covers the services
+    active then. Safe to run again: an expired consent is no longer granted. Runs in
+    the caller's transaction if there is one, a few statements per 500 clients; reads
+    nothing more for a studio whose consents never expire.
     """
     now = now or utcnow()
-    condition = expired_condition(now)
-    if studio_id is not None:
-        condition &= Client.studio == studio_id
+    months = studio_months(studio_id) if months is ... else months
+    if not months:
+        return 0
+    condition = (Client.studio == studio_id) & expired_condition(now, studio_id, months=months)
     if client_id is not None:
         condition &= Client.id == client_id
     expired = 0
     with write_transaction():
-        rows = list(
-            Client.select(Client.id, Client.studio, Client.consent_answered_at, StudioSettings.consent_months)
-            .join(StudioSettings, on=(StudioSettings.studio == Client.studio))
-            .where(condition)
-            .order_by(Client.id)
-            .for_update(for_update=not is_sqlite())
-            .tuples()
-        )
-        for client, studio, answered_at, months in rows:
-            ConsentEvent.create(
-                studio=studio, client=client, kind=EXPIRED, actor=None, channel=SYSTEM_CHANNEL,
-                services=_scope_names(client), expires_at=expires_at(answered_at, months),
-                created_at=now,
-            )
-            ClientService.update(consented_at=None).where(ClientService.client == client).execute()
+        rows = Client.select(Client.id, Client.consent_answered_at).where(condition).order_by(Client.id)
+        if not is_sqlite():
+            rows = rows.for_update()
+        rows = list(rows.tuples())
+        for start in range(0, len(rows), EXPIRE_CHUNK):
+            chunk = rows[start:start + EXPIRE_CHUNK]
+            ids = [client for client, _ in chunk]
+            scope = _scope_names(ids)
+            ConsentEvent.insert_many([
+                {"studio": studio_id, "client": client, "kind": EXPIRED, "actor": None,
+                 "channel": SYSTEM_CHANNEL, "services": scope.get(client),
+                 "expires_at": expires_at(answered_at, months), "created_at": now}
+                for client, answered_at in chunk
+            ]).execute()
+            ClientService.update(consented_at=None).where(ClientService.client.in_(ids)).execute()
             expired += Client.update(consent_answer=CONSENT_EXPIRED).where(
-                (Client.id == client) & (Client.consent_answer == CONSENT_GRANTED)
-            ).execute()
+                Client.id.in_(ids) & (Client.consent_answer == CONSENT_GRANTED)).execute()
     return expired
 
 
