@@ -240,6 +240,10 @@ NOT_OBJECT_FIELDS = {
     "op", "stato_richiesta", "stato_risposta", "ordina", "risposta", "autorizzo", "modo",
     # the client import: the uploaded file, "Invia l'invito ai nuovi clienti"
     "file", "invita",
+    # issue 15: "Durata del consenso", the grid's "Scadenza", the /servizi-smart filter and
+    # its keyset cursors (codes), Altri Dati's services (ids of the SMART catalogue, shared
+    # by every studio; only the client's own active services are ever changed)
+    "durata", "scadenza", "stato", "dopo", "prima", "servizio", "servizi_mostrati",
 }
 
 
