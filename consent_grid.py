@@ -27,7 +27,13 @@ import client_search
 import consent_lifetime as lifetime
 import consent_tally
 import listing
-from consent import ANSWER_STATE_LABELS, answer_state, partial_condition, scopes_of, with_smart_service
+from consent import (
+    ANSWER_STATE_LABELS,
+    answer_state,
+    partial_condition,
+    scopes_of,
+    with_smart_service,
+)
 from mail_rules import CLIENT_MAIL_KINDS
 from models import (
     CONSENT_DECLINED,

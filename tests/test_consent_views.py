@@ -11,7 +11,7 @@ from smart_helpers import client, service, set_option7, set_switch, user
 import consent
 import consent_lifetime
 import models
-from models import AccessEvent, Client, ClientService, ConsentEvent, Studio, utcnow
+from models import AccessEvent, ClientService, ConsentEvent, Studio, utcnow
 
 ALTRI_DATI = "/area-personale/altri-dati"
 GRID = "/area-personale/consensi"
