@@ -72,6 +72,8 @@ COLUMNS = {
     "stato_risposta": "Stato risposta",
     "data_risposta": "Data risposta",
 }
+STATE_CLASSES = {"in_attesa": "pending", "aderito": "granted", "parziale": "granted",
+                 "non_aderito": "declined", "scaduto": "unsent"}
 EXPIRY_COLUMN = "Scadenza"  # not sortable: it is the answer date, read with the studio's rule
 PAGE_SIZES = listing.PAGE_SIZES
 DEFAULT_PAGE_SIZE = 10  # as in the release note ("Elem. pag. 10")
@@ -302,6 +304,11 @@ class GridRow(NamedTuple):
     @property
     def answer_label(self) -> str:
         return ANSWER_STATE_LABELS.get(self.state, "")
+
+    @property
+    def state_class(self) -> str:
+        """The badge's look: a partial consent looks granted, an expired one as never sent."""
+        return STATE_CLASSES.get(self.state, "")
 
     @property
     def last_valid_day(self):

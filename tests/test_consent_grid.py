@@ -155,7 +155,7 @@ def test_rows_show_states_and_dates_in_rome_time(admin):
     assert pink == [{
         "codice": "PINK", "ragione_sociale": "Pink S.r.l.", "stato_richiesta": "Inviato",
         "data_richiesta": "18/06/2020 11:20",
-        "stato_risposta": "aderito Servizi autorizzati: Fattura SMART, SMART Hub",
+        "stato_risposta": "aderito Autorizzati: Fattura SMART, SMART Hub",
         "data_risposta": "18/06/2020 11:21", "scadenza": "senza scadenza"}]
     never = rows(grid(admin, "?codice=000120&op=uguale"))[0]
     assert (never["stato_richiesta"], never["data_richiesta"], never["stato_risposta"],

@@ -221,7 +221,7 @@ def grid_rows(admin, query=""):
         found[visible_text(cells["codice"])] = (
             visible_text(state) if state else "",
             visible_text(cells["scadenza"]),
-            [visible_text(s) for s in cells["stato_risposta"].select(".grid-scope")])
+            [visible_text(s) for s in cells["stato_risposta"].select("small")])
     total = visible_text(page.select_one(".pager-summary"))
     return found, total
 
@@ -229,7 +229,7 @@ def grid_rows(admin, query=""):
 def test_with_12_months_the_consents_of_2020_read_scaduto_with_their_day(app, db):
     admin = login_as(app, "admin")
     rows, _ = grid_rows(admin, "?codice=PINK&op=uguale")
-    assert rows["PINK"] == ("aderito", "senza scadenza", ["Servizi autorizzati: Fattura SMART, SMART Hub"])
+    assert rows["PINK"] == ("aderito", "senza scadenza", ["Autorizzati: Fattura SMART, SMART Hub"])
     set_months(12)
     rows, _ = grid_rows(admin, "?codice=PINK&op=uguale")
     assert rows["PINK"] == ("scaduto", "18/06/2021", [])
@@ -251,7 +251,7 @@ def test_a_consent_leaving_out_a_service_reads_parziale_with_its_scope(app, db):
     admin = login_as(app, "admin")
     rows, total = grid_rows(admin, "?stato_risposta=parziale")
     assert rows == {"PINK": ("parziale", "senza scadenza",
-                             ["Servizi autorizzati: Fattura SMART", "Non autorizzati: SMART Hub"])}
+                             ["Autorizzati: Fattura SMART", "Non autorizzati: SMART Hub"])}
     assert total == "Elementi 1 - 1 di 1"
     rows, _ = grid_rows(admin, "?stato_risposta=aderito&per_pagina=100")
     assert "PINK" not in rows and len(rows) == 6
@@ -261,7 +261,7 @@ def test_a_service_activated_later_is_not_consented_and_makes_the_row_parziale(a
     ClientService.create(client=client("000011"), service=service("smart_hub"))
     rows, _ = grid_rows(login_as(app, "admin"), "?codice=000011&op=uguale")
     assert rows["000011"] == ("parziale", "senza scadenza",
-                              ["Servizi autorizzati: Fattura SMART", "Non autorizzati: SMART Hub"])
+                              ["Autorizzati: Fattura SMART", "Non autorizzati: SMART Hub"])
 
 
 def test_the_expiring_filter_lists_the_consents_ending_within_30_days(app, db):

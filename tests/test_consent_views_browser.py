@@ -68,7 +68,7 @@ def test_done_when_the_issue_says(browser_login, live_server, browser, browser_c
     # The administrator sets "Durata del consenso" at 12 mesi: PINK's consent of 2020 has expired.
     page = browser_login("admin")
     page.goto(live_server.url + "/area-personale/consensi?codice=PINK&op=uguale")
-    page.get_by_label("Un consenso vale per").select_option(label="12 mesi")
+    page.get_by_label("Durata del consenso").select_option(label="12 mesi")
     page.get_by_role("button", name="Salva la durata").click()
     expect(page.get_by_text("Durata del consenso: 12 mesi. 7 consensi sono scaduti ora.")).to_be_visible()
     page.goto(live_server.url + "/area-personale/consensi?codice=PINK&op=uguale")
