@@ -316,11 +316,12 @@ def count_reachable(user, now: dt.datetime | None = None) -> int:
         granted = int(query.where(fn.EXISTS(admin_may)).scalar() or 0)
         if not granted:
             return 0
+        months = lifetime.studio_months(studio_id)
+        if not months:  # the studio's consents never expire
+            return granted
         # Consents that ended since the daily task last ran are still counted as granted:
         # the few of them are read from the index on (studio, answer, answered_at).
-        ended = lifetime.expired_condition(now or utcnow(), studio_id)
-        if isinstance(ended, SQL):  # the studio's consents never expire
-            return granted
+        ended = lifetime.expired_condition(now or utcnow(), studio_id, months=months)
         return granted - Client.select(fn.COUNT(Client.id)).where(
             (Client.studio == studio_id) & ended & (Client.smart_services > SQL("0"))).scalar()
     return reachable_clients(user, now=now).order_by().count()

@@ -317,3 +317,36 @@ def test_no_expiry_reminder_when_the_reminder_rule_is_off(smart_on):
     set_rule_only(12)
     assert mail_rules.send_automatic_reminders(sid, rome(2021, 6, 1, 8)) == 0
     assert not OutboxMessage.select().where(OutboxMessage.kind == "reminder").exists()
+
+
+# --- the "Done when", below the screens ----------------------------------------
+
+
+def test_done_when_pink_expires_renews_and_narrows(app, smart_on):
+    with models.db.connection_context():
+        lifetime.set_studio_months(studio_id(), 12)  # "Durata del consenso": 12 mesi
+        pink = client("PINK")
+        assert consent.answer_state(pink.consent_answer, pink.consent_answered_at, 12, False) == "scaduto"
+    operator = login_as(app, "operatore1")
+    assert operator.post(open_url("PINK", "fattura_smart")).status_code == 403
+    with models.db.connection_context():
+        assert last_event().reason == "consenso_scaduto"
+        assert consent.send_requests(studio_id(), user("admin"), only=[pink.id]).sent == 1
+        assert consent.renewal_notice(client("PINK")) == (
+            "Il consenso che hai dato il 18/06/2020 è scaduto il 18/06/2021.")
+    pink_session = login_as(app, "pink")
+    assert pink_session.post("/consenso/risposta", data={"risposta": "si"}).status_code in (200, 302, 303)
+    for service_code in ("fattura_smart", "smart_hub"):
+        response = operator.post(open_url("PINK", service_code))
+        assert response.status_code == 200, service_code
+    with models.db.connection_context():
+        assert consent.set_service_consent(client("PINK"), client_user("PINK"),
+                                           service("smart_hub").id, False) == "scope"
+        states = smart_access.service_states(user("operatore1"), [pink.id])[pink.id]
+        assert [(s.service.code, s.allowed, s.text) for s in states] == [
+            ("fattura_smart", True, None),
+            ("smart_hub", False, "servizio non autorizzato dal cliente")]
+    forged = operator.post(open_url("PINK", "smart_hub"))
+    assert forged.status_code == 403
+    with models.db.connection_context():
+        assert (last_event().granted, last_event().reason) == (False, "servizio_non_autorizzato")

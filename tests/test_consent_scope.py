@@ -9,6 +9,7 @@ import pytest
 from conftest import login_as
 from smart_helpers import client, service, set_option7, set_switch, user
 from test_consent_tally import assert_counts_exact
+from test_migrations import use_empty_database  # noqa: F401, F811 (a fixture)
 from test_smart_handoff import introspect, last_event, open_url, token_of
 
 import consent
@@ -254,3 +255,28 @@ def test_access_refusals_have_their_messages():
     assert "non ha autorizzato" in smart_access.REASONS["servizio_non_autorizzato"]
     assert "scaduto" in smart_access.REASONS["consenso_scaduto"]
     assert AccessEvent.reason.max_length >= len("servizio_non_autorizzato")
+
+
+def test_the_migration_marks_todays_consents_as_covering_every_active_service(use_empty_database):  # noqa: F811
+    from migrations import run_migrations
+
+    use_empty_database("upgrade_scope")
+    run_migrations(until="0014_mail_round")
+    at = "'2026-01-01 10:00:00'"
+    for statement in [
+        f"INSERT INTO studio (id, code, name, created_at) VALUES (1, 'S1', 'Studio', {at})",
+        "INSERT INTO smart_service (id, code, name, position) VALUES (1, 'hub', 'SMART Hub', 0), "
+        "(2, 'fattura', 'Fattura SMART', 1)",
+        "INSERT INTO client (id, studio_id, code, name, consent_requested_at, consent_answer, "
+        f"consent_answered_at, created_at) VALUES (1, 1, 'A', 'Uno', {at}, 'granted', {at}, {at}), "
+        f"(2, 1, 'B', 'Due', {at}, 'declined', {at}, {at})",
+        "INSERT INTO client_service (client_id, service_id, activated_at) "
+        f"VALUES (1, 1, {at}), (1, 2, {at}), (2, 1, {at})",
+    ]:
+        models.db.execute_sql(statement)
+    assert run_migrations() == ["0015_consent_scope"]
+    marks = {(row.client_id, row.service_id): row.consented_at for row in ClientService.select()}
+    assert marks[(1, 1)] == marks[(1, 2)] == Client.get_by_id(1).consent_answered_at
+    assert marks[(2, 1)] is None
+    Client.update(consent_answer="expired").where(Client.id == 1).execute()
+    ConsentEvent.create(studio=1, client=1, kind="expired", actor=None, channel="system")
