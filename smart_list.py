@@ -106,7 +106,7 @@ class ListPage:
 
 def load_page(user, search: str = "", state: str = "tutti", size: int = 25,
               after: str | None = None, before: str | None = None) -> ListPage:
-    """The page of the list after (or before) a code, by code: two statements whatever the size."""
+    """The page of the list after (or before) a code, by code: the same few statements at any size."""
     query = Client.select(Client.id, Client.code, Client.name).where(_listed(user, search, state))
     backwards = before is not None and after is None
     if backwards:
