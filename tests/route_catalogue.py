@@ -242,6 +242,8 @@ NOT_OBJECT_FIELDS = {
     "op", "stato_richiesta", "stato_risposta", "ordina", "risposta", "autorizzo", "modo",
     # the client import: the uploaded file, "Invia l'invito ai nuovi clienti"
     "file", "invita",
+    # "Disattiva cliente" asked first, then confirmed
+    "conferma",
     # the access logs' period
     "dal", "al",
     # issue 15: "Durata del consenso", the grid's "Scadenza", the /servizi-smart filter and
