@@ -1,5 +1,6 @@
 """axe-core finds nothing serious or critical, on every page of every role, on a desktop
-(1366 px) and on a phone (375 px), in the states a person reaches: the pages as they open,
+(1366 px) and on a phone (375 px), where no page is wider than the window either; and in
+the states a person reaches: the pages as they open,
 an empty grid, a sending's confirmation, the history dialog, the consent modal, forms
 showing their errors. The pages come from the URL map (route_catalogue.py), so a page
 added later is checked too.
@@ -7,6 +8,7 @@ added later is checked too.
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from page_layout import too_wide
 from playwright.sync_api import expect
 from route_catalogue import all_routes, url_for_route, victim_objects
 from smart_helpers import set_option7, set_switch
@@ -39,6 +41,11 @@ def serious_violations(page, where="", context=None) -> list[str]:
     ]
 
 
+def findings(page, where) -> list[str]:
+    """What axe rates serious, and what is wider than the window."""
+    return serious_violations(page, where) + [f"{where}: wider than the window: {element}" for element in too_wide(page)]
+
+
 def is_page(response) -> bool:
     """A whole HTML page (not a download, not a region answered to htmx)."""
     return (response is not None and response.headers.get("content-type", "").startswith("text/html")
@@ -67,7 +74,7 @@ def check_pages(page, origin, urls, width) -> list[str]:
             continue
         page.wait_for_load_state("networkidle")
         checked += 1
-        problems += serious_violations(page, f"{url} at {width}px")
+        problems += findings(page, f"{url} at {width}px")
     assert checked >= 1, urls
     return problems
 
@@ -115,19 +122,19 @@ def test_the_consent_grid_passes_axe_in_every_state(page, live_server, browser_l
 
     page.goto(grid + "?codice=nessun-codice-simile")
     expect(page.get_by_text("Nessun cliente corrisponde ai filtri.")).to_be_visible()
-    problems += serious_violations(page, f"empty grid at {width}px")
+    problems += findings(page, f"empty grid at {width}px")
 
     page.goto(grid + "?per_pagina=25")
     page.get_by_role("link", name="Invia a tutti").click()
     expect(page.get_by_role("heading", name="Conferma l'invio della richiesta di consenso")).to_be_visible()
-    problems += serious_violations(page, f"sending's confirmation at {width}px")
+    problems += findings(page, f"sending's confirmation at {width}px")
     page.get_by_role("button", name="Conferma l'invio").click()
     expect(page.get_by_role("status").filter(has_text="inviat")).to_be_visible()
-    problems += serious_violations(page, f"sending's outcome at {width}px")
+    problems += findings(page, f"sending's outcome at {width}px")
 
     page.get_by_role("link", name="Storico di PINK").click()
     expect(page.get_by_role("dialog")).to_be_visible()
-    problems += serious_violations(page, f"history dialog at {width}px")
+    problems += findings(page, f"history dialog at {width}px")
     assert not problems, "\n".join(problems)
 
 
@@ -141,7 +148,7 @@ def test_forms_showing_their_errors_pass_axe(page, live_server, browser_login, w
     page.get_by_label("Password").fill("sbagliata")
     page.get_by_role("button", name="Accedi").click()
     expect(page.get_by_role("alert")).to_be_visible()
-    problems += serious_violations(page, f"login refused at {width}px")
+    problems += findings(page, f"login refused at {width}px")
 
     browser_login("admin")
     page.goto(live_server.url + "/area-personale/operatori")
@@ -150,7 +157,7 @@ def test_forms_showing_their_errors_pass_axe(page, live_server, browser_login, w
     page.get_by_label("E-mail").fill("nuovo@studio.example")
     page.get_by_role("button", name="Crea operatore").click()
     expect(page.locator(".field-error")).to_be_visible()
-    problems += serious_violations(page, f"new operator refused at {width}px")
+    problems += findings(page, f"new operator refused at {width}px")
 
     page.goto(live_server.url + "/area-personale/cambio-password")
     page.get_by_label("Password attuale").fill("demo")
@@ -158,7 +165,7 @@ def test_forms_showing_their_errors_pass_axe(page, live_server, browser_login, w
     page.get_by_label("Ripeti la nuova password").fill("corta")
     page.get_by_role("button", name="Salva").click()
     expect(page.locator("#new_password-error")).to_be_visible()
-    problems += serious_violations(page, f"password refused at {width}px")
+    problems += findings(page, f"password refused at {width}px")
     assert not problems, "\n".join(problems)
 
 
@@ -170,5 +177,5 @@ def test_the_consent_modal_showing_its_error_passes_axe(page, live_server, brows
     expect(dialog).to_be_visible()
     dialog.get_by_role("button", name="Conferma").click()
     expect(page.get_by_role("alert")).to_be_visible()
-    problems = serious_violations(page, f"consent modal at {width}px")
+    problems = findings(page, f"consent modal at {width}px")
     assert not problems, "\n".join(problems)
