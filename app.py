@@ -357,7 +357,9 @@ def _init_request_hooks(app: Flask) -> None:
             "Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"
         )
         if request.endpoint != "static":
-            headers.setdefault("Cache-Control", "no-store")
+            # Every answer but our static files is private and current: never stored, not
+            # even a download (send_file would say no-cache, which allows storing).
+            headers["Cache-Control"] = "no-store"
         return response
 
     @app.get("/healthz")

@@ -256,6 +256,7 @@ class Existing:
     tax_code: str | None
     vat_number: str | None
     email: str | None
+    active: bool = True
     services: set[int] = field(default_factory=set)
     operators: set[int] = field(default_factory=set)
 
@@ -373,8 +374,8 @@ def plan(studio_id: int, table: Table, rows: list[Row], refused: list[Refused]) 
     refused = list(refused)
     new_rows = [row for row in rows if row.code not in existing]
     taken = _taken_usernames([row.code.lower() for row in new_rows])
+    cells_by_line = dict(table.rows)
     if taken:
-        cells_by_line = dict(table.rows)
         kept = []
         for row in new_rows:
             if row.code.lower() in taken:
@@ -391,6 +392,14 @@ def plan(studio_id: int, table: Table, rows: list[Row], refused: list[Refused]) 
         if before is None:
             continue
         fields = _differences(before, row, columns)
+        if not before.active and fields.get("services", (None, ()))[1]:
+            # A deactivated client has no services (client_register.deactivate): a file
+            # does not give them back behind the administrator's back.
+            refused.append(Refused(
+                row.line, row.code,
+                "Il cliente è disattivato: riattivalo dall'Anagrafica clienti prima di "
+                "assegnargli Servizi SMART.", cells_by_line[row.line]))
+            continue
         if fields:
             changed.append(Change(before.id, row, fields))
         else:
@@ -469,9 +478,10 @@ def _refuse_repeated_codes(rows: list[Row], refused: list[Refused], table: Table
 def _existing_clients(studio_id: int, columns) -> dict[str, Existing]:
     """The studio's clients by code, with their services and operators (three queries)."""
     clients = {
-        code: Existing(id_, name, tax_code, vat_number, email)
-        for id_, code, name, tax_code, vat_number, email in Client.select(
+        code: Existing(id_, name, tax_code, vat_number, email, active)
+        for id_, code, name, tax_code, vat_number, email, active in Client.select(
             Client.id, Client.code, Client.name, Client.tax_code, Client.vat_number, Client.email,
+            Client.active,
         ).where(Client.studio == studio_id).tuples()
     }
     by_id = {client.id: client for client in clients.values()}

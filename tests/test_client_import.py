@@ -309,6 +309,21 @@ def test_a_column_left_out_leaves_its_field_as_it_is(studio):
     assert (after.tax_code, after.smart_services) == (pink.tax_code, 2)
 
 
+def test_a_file_does_not_give_services_back_to_a_deactivated_client(studio):
+    import client_register
+
+    with db.connection_context():
+        pink = Client.get((Client.studio == studio.id) & (Client.code == "PINK"))
+        client_register.set_active(pink, False, None)
+        plan = check(studio, csv_bytes(
+            "PINK;Pink S.r.l.;;;;Fattura SMART;",  # services for a deactivated client: refused
+            "PINK2;Pink Due S.r.l.;;;;;",
+        ))
+        assert list(reasons(plan)) == [2] and "disattivato" in reasons(plan)[2]
+        apply(studio, csv_bytes("PINK;Pink S.r.l.;;;;Fattura SMART;"))
+        assert not ClientService.select().where(ClientService.client == pink.id).exists()
+
+
 def test_the_same_file_twice_changes_nothing_the_second_time(studio):
     data = csv_bytes(
         f"NUOVO1;Nuova S.r.l.;{person()};{VALID_VAT};info@nuova.it;Fattura SMART, SMART Hub;operatore1",

@@ -14,8 +14,11 @@ from models import Client, ClientService, OutboxMessage, Studio, User
 pytestmark = pytest.mark.slow
 
 ROWS = 100_000
-CHECK_BUDGET_SECONDS = 30
-IMPORT_BUDGET_SECONDS = 60
+# The budgets (30 s to check, 60 s to import) are measured by `make bench` on a
+# quiet machine (bench/importing.py). Here, beside the rest of the suite, they are a guard
+# against a regression of the kind that multiplies the time, with room for a busy machine.
+CHECK_BUDGET_SECONDS = 2 * 30
+IMPORT_BUDGET_SECONDS = 2 * 60
 
 
 def vat(number: int) -> str:

@@ -4,6 +4,7 @@ text and HTML, from the studio, Reply-To its administrator, a stable Message-ID,
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from email.utils import parseaddr
 
@@ -67,13 +68,18 @@ def test_a_confirmed_sending_writes_one_message_per_recipient_with_an_address(ap
     assert created == event_times  # written by the sending itself, at its moment
 
 
-def test_clients_without_an_address_or_deactivated_get_no_mail_but_are_asked(app):
+def test_a_client_without_an_address_is_asked_without_mail_and_a_deactivated_one_not_at_all(app):
     with models.db.connection_context():
         Client.update(email=None).where(Client.id == client_of("000120").id).execute()
         Client.update(active=False).where(Client.id == client_of("000131").id).execute()
+        before = client_of("000131").consent_requested_at
         admin_user = User.get(User.username == "admin")
-        result = consent.send_requests(admin_user.studio_id, admin_user)
-    assert result.sent == 4
+        result = consent.send_requests(admin_user.studio_id, admin_user, at=dt.datetime(2030, 1, 2))
+        asked_now = {client.code for client in Client.select().where(
+            Client.consent_requested_at == dt.datetime(2030, 1, 2))}
+        assert client_of("000131").consent_requested_at == before
+    assert result.sent == 3  # 000120 (no address) is asked, 000131 (deactivated) is not
+    assert "000120" in asked_now and "000131" not in asked_now
     assert sorted(row.recipient for row in outbox()) == [
         "000145@clienti.example", "000150@clienti.example"]
 
