@@ -179,3 +179,33 @@ def test_the_consent_modal_showing_its_error_passes_axe(page, live_server, brows
     expect(page.get_by_role("alert")).to_be_visible()
     problems = findings(page, f"consent modal at {width}px")
     assert not problems, "\n".join(problems)
+
+
+# The contrast of an element's text with the first opaque background behind it (WCAG).
+TEXT_CONTRAST = """(element) => {
+  const rgb = (color) => color.match(/[\\d.]+/g).map(Number);
+  const luminance = ([r, g, b]) => {
+    const channel = (value) => { value /= 255; return value <= 0.03928 ? value / 12.92 : ((value + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+  };
+  let background = [255, 255, 255];
+  for (let e = element; e; e = e.parentElement) {
+    const parts = rgb(getComputedStyle(e).backgroundColor);
+    if (parts.length === 3 || parts[3] === 1) { background = parts.slice(0, 3); break; }
+  }
+  const [light, dark] = [luminance(rgb(getComputedStyle(element).color)), luminance(background)].sort((a, b) => b - a);
+  return (light + 0.05) / (dark + 0.05);
+}"""
+
+
+@pytest.mark.parametrize("path", ["/area-personale/consensi", "/servizi-smart", "/area-personale/operatori"])
+def test_back_links_look_like_links_and_reach_the_contrast(page, live_server, browser_login, path):
+    browser_login("admin")
+    page.goto(live_server.url + path)
+    if path == "/area-personale/operatori":  # a page of the Area personale: its menu's "← Area personale"
+        back = page.get_by_role("link", name="← Area personale")
+    else:
+        back = page.get_by_role("heading", level=1).get_by_role("link")
+    expect(back).to_be_visible()
+    assert back.evaluate("element => getComputedStyle(element).textDecorationLine") == "underline"
+    assert back.evaluate(TEXT_CONTRAST) >= 4.5
