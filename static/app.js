@@ -173,6 +173,7 @@
       });
     });
   }
+  document.addEventListener("htmx:after:swap", setUpFoldingMenus);  // a menu arriving in a swap
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", setUpFoldingMenus);
   } else {
