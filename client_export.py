@@ -14,12 +14,14 @@ statements and a few thousand rows in memory at a time.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import tempfile
 from collections.abc import Iterator
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.utils import get_column_letter
 
 import client_file
 import client_register
@@ -77,13 +79,21 @@ def _csv_safe(value: str) -> str:
 
 def csv_chunks(studio_id: int, search: str = "") -> Iterator[bytes]:
     """The CSV file, piece by piece: a BOM, the header, then the rows in blocks."""
+    return csv_file(client_file.COLUMNS, rows(studio_id, search))
+
+
+def csv_file(header, values: Iterator[list[str]]) -> Iterator[bytes]:
+    """A CSV file as Italian Excel opens it, piece by piece: BOM, ``header``, rows in blocks.
+
+    Every value a string; one that a spreadsheet would run as a formula gets an apostrophe.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(client_file.COLUMNS)
+    writer.writerow(header)
     yield b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8")
     buffer.seek(0)
     buffer.truncate()
-    for count, row in enumerate(rows(studio_id, search), start=1):
+    for count, row in enumerate(values, start=1):
         writer.writerow([_csv_safe(value) for value in row])
         if count % 500 == 0:
             yield buffer.getvalue().encode("utf-8")
@@ -94,38 +104,52 @@ def csv_chunks(studio_id: int, search: str = "") -> Iterator[bytes]:
 
 
 TEXT_COLUMNS = (0, 2, 3)  # Codice, Codice fiscale, Partita IVA: Excel's "Testo" format
+DATETIME_FORMAT = "DD/MM/YYYY HH:MM"
 
 
-def _xlsx_row(sheet, row: list[str]) -> list:
+def _xlsx_row(sheet, row: list, text_columns=TEXT_COLUMNS) -> list:
     """The row's cells: strings (never numbers), empty cells for empty values.
 
-    The three code columns also carry the "Testo" format, so a code typed again in
-    Excel keeps its zeros; a value starting with "=" is kept a string, not a formula.
+    The code columns (``text_columns``) also carry the "Testo" format, so a code typed
+    again in Excel keeps its zeros; a value starting with "=" is kept a string, not a
+    formula; a date and time is a date cell shown as dd/mm/yyyy hh:mm; a number stays one.
     Only those cells are built one by one: a styled cell costs several times a plain one.
     """
     cells = []
     for index, value in enumerate(row):
-        if index in TEXT_COLUMNS or value.startswith("="):
+        if isinstance(value, dt.datetime):
+            cell = WriteOnlyCell(sheet, value=value)
+            cell.number_format = DATETIME_FORMAT
+            cells.append(cell)
+        elif index in text_columns or (isinstance(value, str) and value.startswith("=")):
             cell = WriteOnlyCell(sheet, value=value or None)
             if value:
                 cell.data_type = "s"
-            if index in TEXT_COLUMNS:
+            if index in text_columns:
                 cell.number_format = TEXT_FORMAT
             cells.append(cell)
         else:
-            cells.append(value or None)
+            cells.append(None if value == "" else value)
     return cells
 
 
 def write_xlsx(studio_id: int, search: str = ""):
     """The XLSX file in a temporary file, rewound for reading (the caller closes it)."""
+    return xlsx_file("Anagrafica clienti", client_file.COLUMNS, (16, 40, 20, 14, 32, 40, 16),
+                     rows(studio_id, search))
+
+
+def xlsx_file(title: str, header, widths, values, text_columns=TEXT_COLUMNS):
+    """A one-sheet XLSX of ``header`` and ``values`` (rows), written in write-only mode to a
+    temporary file, rewound for reading (the caller closes it). ``text_columns``: the
+    indexes of the columns of codes, written as text (see ``_xlsx_row``)."""
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("Anagrafica clienti")
-    for letter, width in zip("ABCDEFG", (16, 40, 20, 14, 32, 40, 16), strict=True):
-        sheet.column_dimensions[letter].width = width
-    sheet.append(list(client_file.COLUMNS))
-    for row in rows(studio_id, search):
-        sheet.append(_xlsx_row(sheet, row))
+    sheet = workbook.create_sheet(title)
+    for index, width in enumerate(widths):
+        sheet.column_dimensions[get_column_letter(index + 1)].width = width
+    sheet.append(list(header))
+    for row in values:
+        sheet.append(_xlsx_row(sheet, row, text_columns))
     output = tempfile.TemporaryFile()
     workbook.save(output)
     output.seek(0)

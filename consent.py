@@ -16,9 +16,12 @@ from dataclasses import dataclass
 
 from peewee import JOIN, SQL, Case, Select, Value, fn
 
+import consent_lifetime as lifetime
 import mail
+from italian import to_rome
 from models import (
     CONSENT_DECLINED,
+    CONSENT_EXPIRED,
     CONSENT_GRANTED,
     CONSENT_PENDING,
     ROLE_ADMIN,
@@ -29,6 +32,7 @@ from models import (
     ConsentSending,
     ConsentText,
     MailRound,
+    SmartService,
     StudioSettings,
     User,
     db,
@@ -67,7 +71,8 @@ WORDINGS = {
 }
 
 SENT, GRANTED, DECLINED, REVOKED = "sent", "granted", "declined", "revoked"
-ADMIN_SENDING, MODAL, ALTRI_DATI = "admin_sending", "modal", "altri_dati"
+EXPIRED, SCOPE = "expired", "scope"  # issue 15: expiry (by the system), one service (un)ticked
+ADMIN_SENDING, MODAL, ALTRI_DATI, SYSTEM = "admin_sending", "modal", "altri_dati", "system"
 
 
 def wording(screen: str) -> ConsentText:
@@ -98,8 +103,24 @@ def with_smart_service():
 
 
 def not_yet_consented():
-    """Condition: the client has not consented (never asked, pending or declined)."""
+    """Condition: the client has not consented (never asked, pending, declined or expired)."""
     return Client.consent_answer.is_null() | (Client.consent_answer != CONSENT_GRANTED)
+
+
+def awaits_answer_condition():
+    """Condition: the client is asked to answer now (the consent dialog opens at login).
+
+    A request is pending, or a renewal was asked after the consent was given (a sending
+    to a consent about to expire keeps it in force while asking again).
+    """
+    renewal_asked = (Client.consent_answer.in_([CONSENT_GRANTED, CONSENT_EXPIRED])
+                     & (Client.consent_requested_at > Client.consent_answered_at))
+    return (Client.consent_answer == CONSENT_PENDING) | renewal_asked
+
+
+def awaits_answer(client_id: int) -> bool:
+    """Tell whether the client is asked to answer now (the consent dialog should open)."""
+    return Client.select(Value(1)).where((Client.id == client_id) & awaits_answer_condition()).exists()
 
 
 @dataclass(frozen=True)
@@ -120,8 +141,9 @@ def send_requests(
 ) -> SendResult:
     """Send the consent request to the studio's SMART clients (``only`` those ids, if given).
 
-    Clients who already consented are skipped; clients without an active SMART
-    service, or of another studio, are never chosen. Each client asked who is active
+    Clients whose consent is in force and lasts more than 30 days are skipped; those
+    whose consent ends within 30 days are asked to renew it, keeping it meanwhile;
+    clients without an active SMART service, or of another studio, are never chosen. Each client asked who is active
     and has an address gets the request by e-mail: an outbox row of the same
     transaction, in ``batch`` (the sending's key). One transaction, four set-based
     statements whatever the number of clients.
@@ -130,19 +152,32 @@ def send_requests(
     scope = (Client.studio == studio_id) & with_smart_service()
     if only is not None:
         scope &= Client.id.in_(only)
+    months = lifetime.studio_months(studio_id)
     with write_transaction():
         chosen = _lock_clients(scope)
         at = at or utcnow()  # taken under the lock, so events of a client are in time order
-        sent = (
+        renewed = 0
+        if months:
+            # A consent that ended is recorded so first. One still in force but ending
+            # within 30 days stays in force: the client is asked again (renewal) and keeps
+            # its answer until it answers or the consent ends.
+            lifetime.expire_due(at, studio_id=studio_id, months=months)
+            renewed = (
+                Client.update(consent_requested_at=at)
+                .where(scope & lifetime.expiring_condition(at, studio_id, months=months))
+                .execute()
+            )
+        asked = (
             Client.update(
                 consent_requested_at=at, consent_answer=CONSENT_PENDING, consent_answered_at=None
             )
             .where(scope & not_yet_consented())
             .execute()
         )
+        sent = renewed + asked
         if sent:
-            # The rows just updated are exactly the scope's rows stamped with ``at``
-            # and still pending: they are locked by this transaction until it ends.
+            # The rows just updated are exactly the scope's rows stamped with ``at``:
+            # they are locked by this transaction until it ends.
             ConsentEvent.insert_from(
                 Client.select(
                     Value(studio_id),
@@ -155,11 +190,7 @@ def send_requests(
                     Value(user_agent),
                     Value(at),
                 )
-                .where(
-                    scope
-                    & (Client.consent_requested_at == at)
-                    & (Client.consent_answer == CONSENT_PENDING)
-                )
+                .where(scope & (Client.consent_requested_at == at))
                 .order_by(Client.id),
                 fields=[
                     ConsentEvent.studio,
@@ -179,7 +210,6 @@ def send_requests(
                 .where(
                     scope
                     & (Client.consent_requested_at == at)
-                    & (Client.consent_answer == CONSENT_PENDING)
                     & Client.active
                     & Client.email.is_null(False)
                     & (Client.email != "")
@@ -222,8 +252,8 @@ def recipients_of(studio_id: int, actor: User, mode: str) -> Select | None:
 
 @dataclass(frozen=True)
 class Recipients:
-    will_receive: int  # clients who would get the request (never asked, pending or declined)
-    already_consented: int  # clients who would be skipped
+    will_receive: int  # clients who would get the request (not consented, expired or expiring)
+    already_consented: int  # clients who would be skipped (consent lasting beyond 30 days)
 
 
 def count_recipients(studio_id: int, actor: User, mode: str) -> Recipients:
@@ -232,7 +262,8 @@ def count_recipients(studio_id: int, actor: User, mode: str) -> Recipients:
     only = recipients_of(studio_id, actor, mode)
     if only is not None:
         scope &= Client.id.in_(only)
-    consented = Case(None, [(Client.consent_answer == CONSENT_GRANTED, 1)], 0)
+    lasting = lifetime.lasting_condition(utcnow(), studio_id)
+    consented = Case(None, [(lasting, 1)], 0)
     total, granted = Client.select(fn.COUNT(Client.id), fn.SUM(consented)).where(scope).tuples().get()
     granted = int(granted or 0)
     return Recipients(will_receive=int(total or 0) - granted, already_consented=granted)
@@ -290,53 +321,73 @@ def _record(client: Client, actor: User, kind: str, answer: str, channel: str, c
 
     The condition is checked on the locked, latest state of the client inside the
     write transaction, so of two concurrent decisions each one sees the other's
-    result and every change that happens is recorded exactly once.
+    result and every change that happens is recorded exactly once. A grant covers
+    every active service and runs from ``at``; any other answer clears the services'
+    marks (a consent that ended, by the lifetime, is recorded as expired first).
     """
     text = wording(MODAL if channel == MODAL else ALTRI_DATI)
     same_client = (Client.id == client.id) & (Client.studio == client.studio_id)
     with write_transaction():
         _lock_clients(same_client)
         at = at or utcnow()
+        lifetime.expire_due(at, studio_id=client.studio_id, client_id=client.id)
+        covered = scope_names(client.id)
         changed = (
             Client.update(consent_answer=answer, consent_answered_at=at)
             .where(same_client & condition)
             .execute()
         )
         if changed:
-            ConsentEvent.create(
-                studio=client.studio_id,
-                client=client.id,
-                kind=kind,
-                actor=actor.id,
-                channel=channel,
-                consent_text=text.id,
-                ip=ip,
-                user_agent=user_agent,
-                created_at=at,
-            )
+            services, expiry = None, None
+            if kind == GRANTED:
+                ClientService.update(consented_at=at).where(ClientService.client == client.id).execute()
+                services = scope_names(client.id)
+                expiry = lifetime.expires_at(at, lifetime.studio_months(client.studio_id))
+            else:
+                ClientService.update(consented_at=None).where(ClientService.client == client.id).execute()
+                services = covered if kind == REVOKED else None
+            _append(client, actor, kind, channel, text, ip, user_agent, at, services, expiry)
             if kind == REVOKED:
                 notify_revocation(client, at)
     return bool(changed)
 
 
+def _append(client, actor, kind, channel, text, ip, user_agent, at, services, expiry):
+    ConsentEvent.create(
+        studio=client.studio_id,
+        client=client.id,
+        kind=kind,
+        actor=actor.id if actor is not None else None,
+        channel=channel,
+        consent_text=text.id if text is not None else None,
+        ip=ip,
+        user_agent=user_agent,
+        created_at=at,
+        services=services,
+        expires_at=expiry,
+    )
+
+
 def answer_request(client: Client, actor: User, accept: bool, ip=None, user_agent=None,
                    at=None) -> bool:
-    """Record the client's answer given in the consent modal, if a request is still pending.
+    """Record the client's answer given in the consent modal, if it is asked to answer.
 
-    Returns False (and records nothing) when there is no pending request any more,
-    e.g. the same client already answered from another tab.
+    "Si" grants every active service and renews the consent from now. Returns False
+    (and records nothing) when there is nothing to answer any more, e.g. the same
+    client already answered from another tab.
     """
     return _record(
         client, actor,
         GRANTED if accept else DECLINED,
         CONSENT_GRANTED if accept else CONSENT_DECLINED,
-        MODAL, Client.consent_answer == CONSENT_PENDING, ip, user_agent, at,
+        MODAL, awaits_answer_condition(), ip, user_agent, at,
     )
 
 
 def set_authorization(client: Client, actor: User, authorized: bool, ip=None, user_agent=None,
                       at=None) -> bool:
-    """Apply the Altri Dati flag: ticking grants, unticking revokes; no change, no event."""
+    """Apply the Altri Dati flag: ticking grants every active service, unticking revokes;
+    no change, no event."""
     if authorized:
         return _record(client, actor, GRANTED, CONSENT_GRANTED, ALTRI_DATI,
                        not_yet_consented(), ip, user_agent, at)
@@ -344,17 +395,217 @@ def set_authorization(client: Client, actor: User, authorized: bool, ip=None, us
                    Client.consent_answer == CONSENT_GRANTED, ip, user_agent, at)
 
 
+def set_service_consent(client: Client, actor: User, service_id: int, consented: bool,
+                        ip=None, user_agent=None, at=None) -> str | None:
+    """Apply one service's checkbox in Altri Dati; return what happened, or None.
+
+    - ticking it while no consent is in force grants that service alone ("granted");
+    - ticking or unticking it while another service stays covered changes the scope
+      ("scope"): the consent keeps its date, and so its expiry;
+    - unticking the last covered service is a revocation ("revoked");
+    - a service the client does not have active, or already so: nothing (None).
+    """
+    text = wording(ALTRI_DATI)
+    same_client = (Client.id == client.id) & (Client.studio == client.studio_id)
+    with write_transaction():
+        _lock_clients(same_client)
+        at = at or utcnow()
+        lifetime.expire_due(at, studio_id=client.studio_id, client_id=client.id)
+        row = ClientService.get_or_none(
+            (ClientService.client == client.id) & (ClientService.service == service_id))
+        state = Client.select(Client.consent_answer, Client.consent_answered_at).where(
+            same_client).tuples().first()
+        if row is None or state is None:
+            return None
+        answer, answered_at = state
+        months = lifetime.studio_months(client.studio_id)
+        this = SmartService.get_by_id(service_id).name
+        if answer != CONSENT_GRANTED:
+            if not consented:
+                return None
+            Client.update(consent_answer=CONSENT_GRANTED, consent_answered_at=at).where(
+                same_client).execute()
+            _mark(client.id, service_id, at)
+            _append(client, actor, GRANTED, ALTRI_DATI, text, ip, user_agent, at, this,
+                    lifetime.expires_at(at, months))
+            return GRANTED
+        if (row.consented_at is not None) == consented:
+            return None
+        if not consented and scope_names(client.id) == this:  # the last one: a revocation
+            Client.update(consent_answer=CONSENT_DECLINED, consent_answered_at=at).where(
+                same_client).execute()
+            _mark(client.id, service_id, None)
+            _append(client, actor, REVOKED, ALTRI_DATI, text, ip, user_agent, at, this, None)
+            notify_revocation(client, at)
+            return REVOKED
+        _mark(client.id, service_id, at if consented else None)
+        _append(client, actor, SCOPE, ALTRI_DATI, text, ip, user_agent, at, scope_names(client.id),
+                lifetime.expires_at(answered_at, months))
+        return SCOPE
+
+
+def _mark(client_id: int, service_id: int, consented_at) -> None:
+    ClientService.update(consented_at=consented_at).where(
+        (ClientService.client == client_id) & (ClientService.service == service_id)).execute()
+
+
 def state_from_events(events: Iterable[ConsentEvent]) -> tuple:
-    """Replay a client's events (oldest first) into (requested_at, answer, answered_at)."""
+    """Replay a client's events (oldest first) into (requested_at, answer, answered_at).
+
+    A request sent while the consent is in force (a renewal) leaves it in force; an
+    expiry keeps the answer's date; a change of scope changes neither.
+    """
     requested_at = answer = answered_at = None
     for event in events:
         if event.kind == SENT:
-            requested_at, answer, answered_at = event.created_at, CONSENT_PENDING, None
+            requested_at = event.created_at
+            if answer != CONSENT_GRANTED:
+                answer, answered_at = CONSENT_PENDING, None
         elif event.kind == GRANTED:
             answer, answered_at = CONSENT_GRANTED, event.created_at
+        elif event.kind == EXPIRED:
+            answer = CONSENT_EXPIRED
+        elif event.kind == SCOPE:
+            pass
         else:  # declined in the modal, or revoked in Altri Dati
             answer, answered_at = CONSENT_DECLINED, event.created_at
     return requested_at, answer, answered_at
+
+
+# --- the scope of a consent, its validity, and how the grid names its state (issue 15) --
+
+
+@dataclass(frozen=True)
+class ScopeItem:
+    service_id: int
+    code: str
+    name: str
+    consented: bool
+
+
+def scopes_of(client_ids) -> dict[int, list[ScopeItem]]:
+    """The active services of these clients, each saying whether the consent covers it (one query)."""
+    ids = list(client_ids)
+    by_client: dict[int, list[ScopeItem]] = {client_id: [] for client_id in ids}
+    if not ids:
+        return by_client
+    rows = (
+        ClientService.select(ClientService.client, SmartService.id, SmartService.code,
+                             SmartService.name, ClientService.consented_at)
+        .join(SmartService)
+        .where(ClientService.client.in_(ids))
+        .order_by(SmartService.position, SmartService.id)
+        .tuples()
+    )
+    for client_id, service_id, code, name, consented_at in rows:
+        by_client[client_id].append(ScopeItem(service_id, code, name, consented_at is not None))
+    return by_client
+
+
+def scope_of(client_id: int) -> list[ScopeItem]:
+    """The client's active services, in catalogue order, each saying whether it is covered."""
+    return scopes_of([client_id])[client_id]
+
+
+def scope_names(client_id: int) -> str | None:
+    """The names of the services the client's consent covers now (", "-joined), or None."""
+    return ", ".join(item.name for item in scope_of(client_id) if item.consented) or None
+
+
+def partial_condition():
+    """Condition: some active service of the client is not covered by its consent."""
+    return fn.EXISTS(ClientService.select(Value(1)).where(
+        (ClientService.client == Client.id) & ClientService.consented_at.is_null()))
+
+
+@dataclass(frozen=True)
+class Validity:
+    given_on: dt.date | None  # Rome day of the last consent given (None: none given)
+    valid_until: dt.date | None  # its last valid day (None: senza scadenza, or none given)
+    expired: bool
+    expiring: bool  # in force, and ends within 30 days
+    months: int | None
+
+
+def _last_consent(client_id: int) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """(When the last consent was given, when it was recorded as expired) from the events.
+
+    None for the first when the last answer was not a grant (declined, revoked).
+    """
+    given = expired = None
+    for kind, created_at, expires_at in (
+        ConsentEvent.select(ConsentEvent.kind, ConsentEvent.created_at, ConsentEvent.expires_at)
+        .where((ConsentEvent.client == client_id)
+               & ConsentEvent.kind.in_([GRANTED, DECLINED, REVOKED, EXPIRED]))
+        .order_by(ConsentEvent.id)
+        .tuples()
+    ):
+        if kind == GRANTED:
+            given, expired = created_at, None
+        elif kind == EXPIRED:
+            expired = expires_at
+        else:
+            given = expired = None
+    return given, expired
+
+
+def validity(client: Client, now: dt.datetime | None = None) -> Validity:
+    """How long the client's last consent is (or was) valid: for Altri Dati and the dialog."""
+    now = now or utcnow()
+    months = lifetime.studio_months(client.studio_id)
+    given, expired_at = _last_consent(client.id)
+    if given is None:
+        return Validity(None, None, False, False, months)
+    if expired_at is not None:  # recorded: its date stays what it was then
+        last = to_rome(expired_at).date() - dt.timedelta(days=1)
+        return Validity(to_rome(given).date(), last, True, False, months)
+    last = lifetime.last_valid_day(given, months)
+    expired = lifetime.is_expired(given, months, now)
+    expiring = (not expired and last is not None
+                and lifetime.is_expired(given, months, now + dt.timedelta(days=lifetime.EXPIRING_DAYS)))
+    return Validity(to_rome(given).date(), last, expired, expiring, months)
+
+
+def renewal_notice(client: Client, now: dt.datetime | None = None) -> str | None:
+    """The dialog's sentence for a consent that ended or is ending; None otherwise."""
+    state = validity(client, now)
+    if state.given_on is None or state.valid_until is None:
+        return None
+    given, until = f"{state.given_on:%d/%m/%Y}", f"{state.valid_until:%d/%m/%Y}"
+    if state.expired:
+        return f"Il consenso che hai dato il {given} è scaduto il {until}."
+    if state.expiring:
+        return f"Il consenso che hai dato il {given} scade il {until}."
+    return None
+
+
+ANSWER_STATE_LABELS = {
+    "in_attesa": "In attesa",
+    "aderito": "aderito",
+    "parziale": "parziale",
+    "non_aderito": "non aderito",
+    "scaduto": "scaduto",
+}
+
+
+def answer_state(answer: str | None, answered_at, months: int | None, partial: bool,
+                 now: dt.datetime | None = None) -> str:
+    """The grid's "Stato risposta" of a client, as a key of ANSWER_STATE_LABELS ("" : none).
+
+    A granted consent past its lifetime reads "scaduto" from the very instant it ends,
+    before the daily task records it.
+    """
+    if answer == CONSENT_PENDING:
+        return "in_attesa"
+    if answer == CONSENT_DECLINED:
+        return "non_aderito"
+    if answer == CONSENT_EXPIRED:
+        return "scaduto"
+    if answer == CONSENT_GRANTED:
+        if lifetime.is_expired(answered_at, months, now):
+            return "scaduto"
+        return "parziale" if partial else "aderito"
+    return ""
 
 
 # --- reminders ("Promemoria") and the administrator's notices by e-mail (issue 14) ----
@@ -383,6 +634,40 @@ def queue_reminders(condition, studio_id: int, batch: str, at: dt.datetime) -> i
         .order_by(Client.id),
         studio=studio_id, batch=batch, at=at,
     )
+
+
+def remind_expiring(studio_id: int, batch: str, at: dt.datetime) -> int:
+    """Ask again, once, the clients whose consent ends within 30 days (the studio's reminder rule).
+
+    For each client of the studio whose consent is in force, ends within 30 days and
+    was not asked since it was given: the request is renewed (its date set, a "sent"
+    event by the system; the consent stays in force) and a reminder mail goes to it,
+    so the dialog opens at its next login. In the caller's transaction; returns how many.
+    """
+    months = lifetime.studio_months(studio_id)
+    if not months:
+        return 0
+    lifetime.expire_due(at, studio_id=studio_id, months=months)
+    scope = (
+        (Client.studio == studio_id) & with_smart_service()
+        & lifetime.expiring_condition(at, studio_id, months=months)
+        & (Client.consent_requested_at.is_null() | (Client.consent_requested_at < Client.consent_answered_at))
+        & with_address()
+    )
+    _lock_clients(scope)
+    asked = Client.update(consent_requested_at=at).where(scope).execute()
+    if asked:
+        renewed = ((Client.studio == studio_id) & (Client.consent_requested_at == at)
+                   & (Client.consent_answer == CONSENT_GRANTED))
+        text = wording("modal")
+        ConsentEvent.insert_from(
+            Client.select(Value(studio_id), Client.id, Value(SENT), Value(SYSTEM), Value(text.id),
+                          Value(at)).where(renewed).order_by(Client.id),
+            fields=[ConsentEvent.studio, ConsentEvent.client, ConsentEvent.kind,
+                    ConsentEvent.channel, ConsentEvent.consent_text, ConsentEvent.created_at],
+        ).execute()
+        queue_reminders(renewed, studio_id, batch, at)
+    return asked
 
 
 @dataclass(frozen=True)

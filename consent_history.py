@@ -11,6 +11,7 @@ streamed with a few thousand rows in memory at a time and reads as a snapshot.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,12 +36,17 @@ KIND_LABELS = {
     "granted": "Consenso dato (aderito)",
     "declined": "Consenso negato (non aderito)",
     "revoked": "Consenso revocato (non aderito)",
+    "expired": "Consenso scaduto",
+    "scope": "Servizi autorizzati modificati",
 }
+GRANTING_KINDS = ("granted", "scope")  # events that set a consent in force, with its expiry
 CHANNEL_LABELS = {
     "admin_sending": "Invio dell'amministratore",
     "modal": "Finestra di consenso all'accesso",
     "altri_dati": "Area personale › Altri Dati",
+    "system": "Sistema",
 }
+SYSTEM_USER = "Sistema"  # who records an expiry
 MAIL_LABELS = {
     "consent_request": "E-mail della richiesta di consenso",
     "reminder": "Promemoria inviato",
@@ -62,8 +68,23 @@ HISTORY_LIMIT = 500  # the newest entries of each kind shown on screen; the regi
 REGISTER_CHUNK = 2000
 REGISTER_COLUMNS = [
     "Data (Europe/Rome)", "Codice cliente", "Ragione sociale", "Codice fiscale", "E-mail",
-    "Evento", "Canale", "Utente", "Versione testo",
+    "Evento", "Canale", "Utente", "Versione testo", "Servizi", "Scadenza",
 ]
+
+
+def last_valid_day(expires_at: dt.datetime | None) -> dt.date | None:
+    """The last day (Rome) a consent that ends at ``expires_at`` was valid."""
+    if expires_at is None:
+        return None
+    return italian.to_rome(expires_at).date() - dt.timedelta(days=1)
+
+
+def expiry_cell(kind: str, expires_at: dt.datetime | None) -> str:
+    """The register's "Scadenza" of an event: the consent's last valid day, as dd/mm/yyyy."""
+    if kind in GRANTING_KINDS and expires_at is None:
+        return "senza scadenza"
+    day = last_valid_day(expires_at)
+    return f"{day:%d/%m/%Y}" if day else ""
 
 
 @dataclass(frozen=True)
@@ -74,10 +95,27 @@ class HistoryEntry:
     user: str
     username: str
     text_version: int | None
+    services: str | None = None  # the services the event concerns (see ConsentEvent)
+    expires_at: object = None
 
     @property
     def kind_label(self) -> str:
         return KIND_LABELS.get(self.kind, self.kind)
+
+    @property
+    def scope_text(self) -> str:
+        """The services the event concerns, for the Storico: "Servizi: Fattura SMART, SMART Hub"."""
+        return f"Servizi: {self.services}" if self.services else ""
+
+    @property
+    def expiry_text(self) -> str:
+        """What the event says of the consent's lifetime: "valido fino al …", "scaduto il …"."""
+        day = last_valid_day(self.expires_at)
+        if self.kind == "expired":
+            return f"scaduto il {day:%d/%m/%Y}" if day else ""
+        if self.kind in GRANTING_KINDS:
+            return f"valido fino al {day:%d/%m/%Y}" if day else "senza scadenza"
+        return ""
 
     @property
     def channel_label(self) -> str:
@@ -150,11 +188,13 @@ def _events(studio_id: int):
             ConsentEvent.created_at,
             ConsentEvent.kind,
             ConsentEvent.channel,
-            User.display_name,
-            User.username,
+            fn.COALESCE(User.display_name, SYSTEM_USER),
+            fn.COALESCE(User.username, ""),
             ConsentText.version,
+            ConsentEvent.services,
+            ConsentEvent.expires_at,
         )
-        .join(User, on=ConsentEvent.actor == User.id)
+        .join(User, JOIN.LEFT_OUTER, on=ConsentEvent.actor == User.id)
         .switch(ConsentEvent)
         .join(ConsentText, JOIN.LEFT_OUTER, on=ConsentEvent.consent_text == ConsentText.id)
         .where(ConsentEvent.studio == studio_id)
@@ -193,8 +233,9 @@ def history_of(studio_id: int, client_id: int) -> list:
         .limit(HISTORY_LIMIT)
         .tuples()
     )
-    keyed = [((at, 0, row_id), HistoryEntry(at, kind, channel, name, username, version))
-             for row_id, at, kind, channel, name, username, version in events]
+    keyed = [((at, 0, row_id), HistoryEntry(at, kind, channel, name, username, version, services,
+                                            expires))
+             for row_id, at, kind, channel, name, username, version, services, expires in events]
     keyed += [((at, 1, row_id), MailEntry(at, kind, recipient, status, reply))
               for row_id, at, kind, recipient, status, reply in mails]
     keyed += [((at, 2, row_id), ChangeEntry(at, field, old, new, source, name or "", username or ""))
@@ -238,25 +279,34 @@ def _cell(value) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+def register_values(studio_id: int) -> Iterator[list]:
+    """The register's rows in ``REGISTER_COLUMNS``: the moment (Rome time, naive), then texts
+    (``None`` when missing), the text version a number."""
+    for (_id, at, kind, channel, name, username, version, services, expires, code, company,
+         tax_code, email) in register_rows(studio_id):
+        yield [
+            italian.to_rome(at).replace(tzinfo=None),
+            code,
+            company,
+            tax_code,
+            email,
+            KIND_LABELS.get(kind, kind),
+            CHANNEL_LABELS.get(channel, channel),
+            f"{name} ({username})" if username else name,
+            version,
+            services,
+            expiry_cell(kind, expires),
+        ]
+
+
 def register_csv(studio_id: int, flush_bytes: int = 64 * 1024) -> Iterator[str]:
     """The studio's consent register as CSV for Excel (";", BOM), in pieces of about ``flush_bytes``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     buffer.write("\ufeff")
     writer.writerow(REGISTER_COLUMNS)
-    for (_id, at, kind, channel, name, username, version, code, company, tax_code,
-         email) in register_rows(studio_id):
-        writer.writerow([
-            italian.to_rome(at).strftime("%d/%m/%Y %H:%M:%S"),
-            _cell(code),
-            _cell(company),
-            _cell(tax_code),
-            _cell(email),
-            KIND_LABELS.get(kind, kind),
-            CHANNEL_LABELS.get(channel, channel),
-            _cell(f"{name} ({username})"),
-            "" if version is None else version,
-        ])
+    for at, *texts in register_values(studio_id):
+        writer.writerow([at.strftime("%d/%m/%Y %H:%M:%S"), *(_cell(text) for text in texts)])
         if buffer.tell() >= flush_bytes:
             yield buffer.getvalue()
             buffer.seek(0)

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 from peewee import fn
 
-from models import CONSENT_DECLINED, CONSENT_GRANTED, CONSENT_PENDING, ClientTally
+from models import CONSENT_DECLINED, CONSENT_EXPIRED, CONSENT_GRANTED, CONSENT_PENDING, ClientTally
 
 ANSWERS = {
     "in_attesa": CONSENT_PENDING,
     "aderito": CONSENT_GRANTED,
     "non_aderito": CONSENT_DECLINED,
+    "scaduto": CONSENT_EXPIRED,
 }
 
 

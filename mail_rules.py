@@ -20,7 +20,7 @@ from peewee import Select, Value, fn
 import italian
 import mail
 import tasks
-from consent import awaiting_answer, queue_reminders, studio_admins_to_notify
+from consent import awaiting_answer, queue_reminders, remind_expiring, studio_admins_to_notify
 from models import (
     MAIL_FAILED,
     MAIL_SENT,
@@ -171,6 +171,8 @@ def send_automatic_reminders(studio_id: int, at: dt.datetime | None = None) -> i
         sent = queue_reminders(
             due_for_reminder(studio_id, rules.reminder_after_days, rules.reminder_max, at),
             studio_id, key, at)
+        # Issue 15: consents ending within 30 days are asked to be renewed, once.
+        sent += remind_expiring(studio_id, key, at)
         MailRound.update(sent=sent).where(MailRound.key == key).execute()
     return sent
 

@@ -22,6 +22,7 @@ from peewee import (
     Check,
     CompositeKey,
     DatabaseProxy,
+    DateField,
     DateTimeField,
     ForeignKeyField,
     IntegerField,
@@ -151,12 +152,17 @@ class StudioSettings(BaseModel):
     reminder_max = IntegerField(default=2, constraints=[SQL("DEFAULT 2")])
     notify_revocation = BooleanField(default=True, constraints=[SQL("DEFAULT TRUE")])
     daily_summary = BooleanField(default=False, constraints=[SQL("DEFAULT FALSE")])
+    # "Durata del consenso" (issue 15): a consent expires so many months after its answer
+    # (end of that day, Rome); None = "Senza scadenza". See consent_lifetime.py.
+    consent_months = IntegerField(
+        null=True, constraints=[Check("consent_months IS NULL OR consent_months IN (12, 24, 36, 48)")])
 
 
 ROLE_ADMIN, ROLE_OPERATOR, ROLE_CLIENT = "admin", "operator", "client"
 ROLES = (ROLE_ADMIN, ROLE_OPERATOR, ROLE_CLIENT)
 
 CONSENT_PENDING, CONSENT_GRANTED, CONSENT_DECLINED = "pending", "granted", "declined"
+CONSENT_EXPIRED = "expired"  # the daily task found the consent past its lifetime (issue 15)
 
 
 class Client(BaseModel):
@@ -175,7 +181,7 @@ class Client(BaseModel):
     consent_answer = CharField(
         max_length=10,
         null=True,
-        constraints=[Check("consent_answer IN ('pending', 'granted', 'declined')")],
+        constraints=[Check("consent_answer IN ('pending', 'granted', 'declined', 'expired')")],
     )
     consent_answered_at = DateTimeField(null=True)
     created_at = DateTimeField(default=utcnow)
@@ -281,11 +287,17 @@ class SmartService(BaseModel):
 
 
 class ClientService(BaseModel):
-    """A SMART service active for a client (a row exists only while it is active)."""
+    """A SMART service active for a client (a row exists only while it is active).
+
+    ``consented_at``: since when the client's consent covers this service (issue 15);
+    None = not covered (never ticked, unticked, or activated after the consent). Only
+    consent.py writes it.
+    """
 
     client = ForeignKeyField(Client, backref="services", on_delete="CASCADE")
     service = ForeignKeyField(SmartService, on_delete="CASCADE")
     activated_at = DateTimeField(default=utcnow)
+    consented_at = DateTimeField(null=True)
 
     class Meta:
         primary_key = CompositeKey("client", "service")
@@ -312,35 +324,62 @@ class ConsentText(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
 
-CONSENT_EVENT_KINDS = ("sent", "granted", "declined", "revoked")
-CONSENT_CHANNELS = ("admin_sending", "modal", "altri_dati")
+CONSENT_EVENT_KINDS = ("sent", "granted", "declined", "revoked", "expired", "scope")
+CONSENT_CHANNELS = ("admin_sending", "modal", "altri_dati", "system")
 
 
 class ConsentEvent(BaseModel):
-    """Append-only record of a consent request, answer, revocation or re-grant.
+    """Append-only record of a consent request, answer, revocation, re-grant, expiry or
+    change of the services covered ("scope").
 
-    The database refuses UPDATE and DELETE on this table (triggers, see migrations/).
+    ``services``: the services the event concerns, named as shown then (", "-joined):
+    granted or kept in scope (granted, scope), withdrawn (revoked, expired); None for
+    sent and declined. ``expires_at``: when the consent in force after the event expires
+    (granted, scope; None: "senza scadenza" or no consent in force); for "expired", the
+    instant it expired. ``actor`` is None for the system (expiry). The database refuses
+    UPDATE and DELETE on this table (triggers, see migrations/).
     """
 
     studio = ForeignKeyField(Studio, on_delete="RESTRICT")
     client = ForeignKeyField(Client, on_delete="RESTRICT")
     kind = CharField(
-        max_length=10, constraints=[Check("kind IN ('sent', 'granted', 'declined', 'revoked')")]
+        max_length=10,
+        constraints=[Check("kind IN ('sent', 'granted', 'declined', 'revoked', 'expired', 'scope')")],
     )
-    actor = ForeignKeyField(User, on_delete="RESTRICT")
+    actor = ForeignKeyField(User, null=True, on_delete="RESTRICT")
     channel = CharField(
-        max_length=20, constraints=[Check("channel IN ('admin_sending', 'modal', 'altri_dati')")]
+        max_length=20,
+        constraints=[Check("channel IN ('admin_sending', 'modal', 'altri_dati', 'system')")],
     )
     consent_text = ForeignKeyField(ConsentText, null=True, on_delete="RESTRICT")
     ip = CharField(max_length=64, null=True)
     user_agent = CharField(max_length=300, null=True)
     created_at = DateTimeField(default=utcnow)
+    services = TextField(null=True)
+    expires_at = DateTimeField(null=True)
 
     class Meta:
         indexes = (
             (("client", "id"), False),
             (("studio", "id"), False),
         )
+
+
+class ConsentWeekTally(BaseModel):
+    """How many answers of one kind a studio's clients gave in one week; kept by triggers.
+
+    Written by the database on every insert into ``consent_event`` (migration 0017), read
+    by the chart of the consent page (consent_campaign.py). ``week`` is the Monday the
+    week starts on, in UTC as the events are stored. No foreign key, as ``ClientTally``.
+    """
+
+    studio_id = IntegerField()
+    week = DateField()
+    kind = CharField(max_length=10)  # 'granted', 'declined', 'revoked'
+    n = IntegerField(default=0)
+
+    class Meta:
+        primary_key = CompositeKey("studio_id", "week", "kind")
 
 
 class AccessEvent(BaseModel):
@@ -579,6 +618,7 @@ ALL_MODELS = [
     OperatorClient,
     ConsentText,
     ConsentEvent,
+    ConsentWeekTally,
     AccessEvent,
     SmartToken,
     AuditEvent,

@@ -8,8 +8,11 @@ database at the moment of asking:
 3. the studio's option 7 ("Desidero accedere ai Servizi SMART dei clienti...") is on;
 4. U is the admin, or an operator whose switch "Accesso ai Servizi SMART" is on;
 5. U is the admin, or manages C;
-6. C's consent is granted now;
-7. S is active for C (without a service: C has at least one active service).
+6. C's consent has not expired (consent_lifetime.py: checked against the studio's
+   "Durata del consenso" at this very request, not only once the daily task ran);
+7. C's consent is granted now;
+8. S is active for C (without a service: C has at least one active service);
+9. C's consent covers S (ClientService.consented_at; only asked for a given service).
 
 Each condition is one SQL expression over ``Client`` and the acting ``User`` row
 (``conditions``). The one check (``check``) selects them as columns to say which
@@ -22,15 +25,19 @@ it equal in every state). Nothing else decides SMART access.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import operator
 from dataclasses import dataclass
 
-from peewee import JOIN, SQL, Value, fn
+from peewee import JOIN, SQL, Case, Value, fn
 
+import consent_lifetime as lifetime
 import consent_tally
 from listing import parse_id
 from models import (
+    CONSENT_DECLINED,
+    CONSENT_EXPIRED,
     CONSENT_GRANTED,
     ROLE_ADMIN,
     ROLE_OPERATOR,
@@ -41,6 +48,7 @@ from models import (
     SmartService,
     StudioSettings,
     User,
+    utcnow,
 )
 
 # The reasons a request is refused, as the user reads them.
@@ -57,8 +65,19 @@ REASONS = {
         "può abilitarlo l'amministratore dello studio."
     ),
     "cliente_non_gestito": "Non gestisci questo cliente.",
+    "consenso_scaduto": "Il consenso del cliente all'accesso ai suoi Servizi SMART è scaduto.",
     "consenso_assente": "Il cliente non ha dato il consenso all'accesso ai suoi Servizi SMART.",
     "servizio_non_attivo": "Il servizio non è attivo per questo cliente.",
+    "servizio_non_autorizzato": "Il cliente non ha autorizzato l'accesso a questo servizio.",
+}
+
+# The operator's list (/servizi-smart) says in a few words why a service is out of reach.
+LIST_REASONS = {
+    "non_risposto": "non ha ancora risposto",
+    "revocato": "ha revocato il consenso",
+    "scaduto": "consenso scaduto il {date}",
+    "scaduto_senza_data": "consenso scaduto",
+    "servizio_non_autorizzato": "servizio non autorizzato dal cliente",
 }
 
 
@@ -104,32 +123,58 @@ def _manages_client():
     )
 
 
+def _consent_not_expired(now: dt.datetime, studio_id: int | None):
+    expired = (Client.consent_answer == SQL(f"'{CONSENT_EXPIRED}'")) | lifetime.expired_condition(
+        now, studio_id)
+    if studio_id is not None:
+        return ~expired
+    # NULL-safe: a client never asked is "not expired" (and refused as "consenso_assente").
+    return Case(None, [(expired, 0)], 1) == 1
+
+
 def _consent_granted():
     # Literal, not a bound parameter: SQLite uses a partial index (client_smart_reachable)
     # only when the query's own text implies the index's WHERE.
     return Client.consent_answer == SQL(f"'{CONSENT_GRANTED}'")
 
 
-def _service_active(service_id: int | None):
-    if service_id is None:
+def _service_active(service):
+    if service is None:
         # "At least one active service": the count the database keeps on the client
         # (consent_tally.py), so a studio's reachable clients are read from the partial
         # index client_smart_reachable instead of joining every client's services.
         return Client.smart_services > SQL("0")
     return fn.EXISTS(ClientService.select(Value(1)).where(
-        (ClientService.client == Client.id) & (ClientService.service == service_id)))
+        (ClientService.client == Client.id) & (ClientService.service == service)))
 
 
-def conditions(service_id: int | None = None) -> list[tuple[str, object]]:
-    """The rule's conditions, in the order their refusal is reported: (reason, SQL expression)."""
-    return [
+def _service_consented(service):
+    return fn.EXISTS(ClientService.select(Value(1)).where(
+        (ClientService.client == Client.id) & (ClientService.service == service)
+        & ClientService.consented_at.is_null(False)))
+
+
+def conditions(service=None, now: dt.datetime | None = None,
+               studio_id: int | None = None) -> list[tuple[str, object]]:
+    """The rule's conditions, in the order their refusal is reported: (reason, SQL expression).
+
+    ``service``: a service id (or a column naming one); None asks about the client as a
+    whole (consent in force and a service active). ``studio_id``, when the query reads
+    one studio's clients, lets the expiry be a plain comparison the indexes serve.
+    """
+    now = now or utcnow()
+    rule = [
         ("cliente_non_trovato", _same_studio()),
         ("cliente_disattivato", _client_active()),
         *[(reason, build()) for reason, build in USER_CONDITIONS],
         ("cliente_non_gestito", _manages_client()),
+        ("consenso_scaduto", _consent_not_expired(now, studio_id)),
         ("consenso_assente", _consent_granted()),
-        ("servizio_non_attivo", _service_active(service_id)),
+        ("servizio_non_attivo", _service_active(service)),
     ]
+    if service is not None:
+        rule.append(("servizio_non_autorizzato", _service_consented(service)))
+    return rule
 
 
 def _all(expressions):
@@ -140,10 +185,25 @@ def _all(expressions):
 class Decision:
     allowed: bool
     reason: str | None = None  # key of REASONS when refused
+    detail: dt.date | None = None  # consenso_scaduto: the consent's last valid day, if known
 
     @property
     def message(self) -> str | None:
+        if self.reason == "consenso_scaduto" and self.detail is not None:
+            return f"Il consenso del cliente all'accesso ai suoi Servizi SMART è scaduto il {self.detail:%d/%m/%Y}."
         return REASONS.get(self.reason) if self.reason else None
+
+
+def _expiry_day(client_id: int) -> dt.date | None:
+    """The last valid day of the client's (ended) consent, from its answer date and the rule."""
+    row = (
+        Client.select(Client.consent_answered_at, StudioSettings.consent_months)
+        .join(StudioSettings, JOIN.LEFT_OUTER, on=(StudioSettings.studio == Client.studio))
+        .where(Client.id == client_id)
+        .tuples()
+        .first()
+    )
+    return lifetime.last_valid_day(*row) if row else None
 
 
 def _as_id(value) -> int | None:
@@ -151,11 +211,12 @@ def _as_id(value) -> int | None:
     return parse_id(value.id if hasattr(value, "id") else value)
 
 
-def check(user, client, service=None) -> Decision:
+def check(user, client, service=None, now: dt.datetime | None = None) -> Decision:
     """Decide whether ``user`` may open ``service`` of ``client`` now (one statement).
 
     ``client`` and ``service`` may be rows or ids (forged ones included); without a
-    service the question is whether any active service of the client may be opened.
+    service the question is whether the client's consent is in force with a service
+    active (each service still needs the consent to cover it).
     """
     user_id, client_id = _as_id(user), _as_id(client)
     service_id = None
@@ -165,7 +226,7 @@ def check(user, client, service=None) -> Decision:
             return Decision(False, "servizio_non_attivo")
     if user_id is None or client_id is None:
         return Decision(False, "cliente_non_trovato")
-    rule = conditions(service_id)
+    rule = conditions(service_id, now)
     row = (
         Client.select(*[expression.alias(f"c{i}") for i, (_, expression) in enumerate(rule)])
         .join(User, JOIN.INNER, on=(User.id == user_id))
@@ -177,6 +238,8 @@ def check(user, client, service=None) -> Decision:
         return Decision(False, "cliente_non_trovato")
     for (reason, _), holds in zip(rule, row, strict=True):
         if not holds:
+            if reason == "consenso_scaduto":
+                return Decision(False, reason, _expiry_day(client_id))
             return Decision(False, reason)
     return Decision(True)
 
@@ -210,18 +273,20 @@ def user_refusal(user) -> Decision:
     return Decision(True)
 
 
-def reachable_clients(user, search: str = ""):
+def reachable_clients(user, search: str = "", now: dt.datetime | None = None):
     """The clients whose SMART services ``user`` may open now, as one query (ordered by code).
 
-    ``search`` narrows them to those whose code or name contains it (wildcards are literal).
+    Each has its consent in force and a service active; the services its consent
+    covers are ``services_of``. ``search`` narrows them to those whose code or name
+    contains it (wildcards are literal).
     """
     user_id = _as_id(user) or 0
+    studio_id = getattr(user, "studio_id", None)
     query = (
         Client.select(Client)
         .join(User, JOIN.INNER, on=(User.id == user_id))
-        .where(_all(expression for _, expression in conditions()))
+        .where(_all(expression for _, expression in conditions(None, now, studio_id)))
     )
-    studio_id = getattr(user, "studio_id", None)
     if studio_id is not None:
         # Implied by the rule's "same studio" (the user row says so), written out so the
         # planner can read one studio's slice of the index rather than join the studios.
@@ -232,7 +297,7 @@ def reachable_clients(user, search: str = ""):
     return query.order_by(Client.code, Client.id)
 
 
-def count_reachable(user) -> int:
+def count_reachable(user, now: dt.datetime | None = None) -> int:
     """The number of clients whose SMART services ``user`` may open now (the tile's figure).
 
     For the admin, who manages every client of the studio, the rule's conditions on the
@@ -248,15 +313,26 @@ def count_reachable(user) -> int:
             & _all(build() for _, build in USER_CONDITIONS)
         )
         query = consent_tally.smart_clients_query(studio_id, answer=CONSENT_GRANTED)
-        return int(query.where(fn.EXISTS(admin_may)).scalar() or 0)
-    return reachable_clients(user).order_by().count()
+        granted = int(query.where(fn.EXISTS(admin_may)).scalar() or 0)
+        if not granted:
+            return 0
+        months = lifetime.studio_months(studio_id)
+        if not months:  # the studio's consents never expire
+            return granted
+        # Consents that ended since the daily task last ran are still counted as granted:
+        # the few of them are read from the index on (studio, answer, answered_at).
+        ended = lifetime.expired_condition(now or utcnow(), studio_id, months=months)
+        return granted - Client.select(fn.COUNT(Client.id)).where(
+            (Client.studio == studio_id) & ended & (Client.smart_services > SQL("0"))).scalar()
+    return reachable_clients(user, now=now).order_by().count()
 
 
 def services_of(client_ids) -> dict[int, list[SmartService]]:
-    """The active services of these clients, by client id, in catalogue order (one query).
+    """The services their consent covers, of these clients, by client id, in catalogue order
+    (one query).
 
-    Only for clients that passed the rule: every active service of a reachable
-    client is reachable (the service condition is the only per-service one).
+    Only for clients that passed the rule: every active service a reachable client's
+    consent covers is reachable (the service conditions are the only per-service ones).
     """
     ids = [client_id for client_id in client_ids]
     by_client: dict[int, list[SmartService]] = {client_id: [] for client_id in ids}
@@ -265,12 +341,90 @@ def services_of(client_ids) -> dict[int, list[SmartService]]:
     rows = (
         ClientService.select(ClientService.client, SmartService)
         .join(SmartService)
-        .where(ClientService.client.in_(ids))
+        .where(ClientService.client.in_(ids) & ClientService.consented_at.is_null(False))
         .order_by(SmartService.position, SmartService.id)
     )
     for row in rows:
         by_client[row.client_id].append(row.service)
     return by_client
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    service: SmartService
+    allowed: bool
+    reason: str | None  # key of REASONS when refused
+    text: str | None  # the operator's list's words (LIST_REASONS), or REASONS' message
+
+
+def _list_text(reason: str, answer: str | None, last_day: dt.date | None) -> str:
+    if reason == "consenso_assente":
+        return LIST_REASONS["revocato" if answer == CONSENT_DECLINED else "non_risposto"]
+    if reason == "consenso_scaduto":
+        if last_day is None:
+            return LIST_REASONS["scaduto_senza_data"]
+        return LIST_REASONS["scaduto"].format(date=f"{last_day:%d/%m/%Y}")
+    if reason == "servizio_non_autorizzato":
+        return LIST_REASONS[reason]
+    return REASONS[reason]
+
+
+def service_states(user, client_ids, now: dt.datetime | None = None) -> dict[int, list[ServiceState]]:
+    """Each active service of these clients, and whether ``user`` may open it now (one query).
+
+    The same conditions as ``check``, evaluated for every (client, active service) pair
+    of a page of clients: for the operator's list, which shows the reachable services
+    with "Accedi" and the others with the reason.
+    """
+    ids = [client_id for client_id in (_as_id(c) for c in client_ids) if client_id is not None]
+    by_client: dict[int, list[ServiceState]] = {client_id: [] for client_id in ids}
+    user_id = _as_id(user)
+    if not ids or user_id is None:
+        return by_client
+    active = ClientService.alias("listed_service")
+    rule = conditions(active.service, now)
+    rows = (
+        Client.select(
+            Client.id, Client.consent_answer, Client.consent_answered_at,
+            StudioSettings.consent_months, SmartService.id, SmartService.code, SmartService.name,
+            SmartService.position,
+            *[expression.alias(f"c{i}") for i, (_, expression) in enumerate(rule)],
+        )
+        .join(active, on=(active.client == Client.id))
+        .join(SmartService, on=(SmartService.id == active.service))
+        .switch(Client)
+        .join(User, JOIN.INNER, on=(User.id == user_id))
+        .switch(Client)
+        .join(StudioSettings, JOIN.LEFT_OUTER, on=(StudioSettings.studio == Client.studio))
+        .where(Client.id.in_(ids))
+        .order_by(Client.id, SmartService.position, SmartService.id)
+        .tuples()
+    )
+    for row in rows:
+        client_id, answer, answered_at, months, service_id, code, name, position = row[:8]
+        service = SmartService(id=service_id, code=code, name=name, position=position)
+        reason = next((key for (key, _), holds in zip(rule, row[8:], strict=True) if not holds), None)
+        text = None
+        if reason is not None:
+            text = _list_text(reason, answer, lifetime.last_valid_day(answered_at, months))
+        by_client[client_id].append(ServiceState(service, reason is None, reason, text))
+    return by_client
+
+
+def client_state_conditions(now: dt.datetime, studio_id: int) -> dict[str, object]:
+    """SQL conditions on Client naming why a managed client is (not) reachable, for filters.
+
+    "raggiungibile": consent in force (its services still each need to be covered);
+    "non_risposto": never answered or a request pending; "revocato": declined or
+    revoked; "scaduto": expired (recorded, or ended since the daily task ran).
+    """
+    ended = lifetime.expired_condition(now, studio_id)
+    return {
+        "raggiungibile": lifetime.in_force_condition(now, studio_id),
+        "non_risposto": Client.consent_answer.is_null() | (Client.consent_answer == "pending"),
+        "revocato": Client.consent_answer == CONSENT_DECLINED,
+        "scaduto": (Client.consent_answer == CONSENT_EXPIRED) | ended,
+    }
 
 
 def record_access(user, client_id, service_id, decision: Decision, ip: str | None = None):

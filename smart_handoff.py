@@ -8,7 +8,9 @@ portal's introspection endpoint (RFC 7662 style, authenticated with the service'
 own secret) and learns whether it is active and for whom. A token is active once:
 its first introspection consumes it. It is inactive if expired, already used,
 presented by another service, or if since its issue the client's consent was
-revoked or the access rule stopped holding.
+revoked, declined or expired, the service left the consent's scope (even if ticked
+again since), or the access rule stopped holding; such a refusal is written in the
+access log with its reason.
 
 Configuration (app config, which ``create_app`` reads from the environment variables of
 the same names and checks with ``read_service_settings``; JSON objects keyed by service
@@ -34,8 +36,8 @@ from peewee import Value
 
 import smart_access
 from models import (
-    CONSENT_GRANTED,
     Client,
+    ClientService,
     ConsentEvent,
     SmartService,
     SmartToken,
@@ -166,17 +168,29 @@ def issue_token(user: User, client_id: int, service_id: int, now: dt.datetime | 
     return token
 
 
-def _revoked_since(client_id: int, moment: dt.datetime) -> bool:
-    """Tell whether the client's consent was withdrawn (revoked, declined, re-asked) since ``moment``."""
-    return (
-        ConsentEvent.select(Value(1))
+def _withdrawn_since(client_id: int, service_id: int, moment: dt.datetime) -> str | None:
+    """Why the consent the token relied on is no longer the one in force, or None.
+
+    The consent was revoked, declined or expired since ``moment`` (even if given again
+    since), or the service left its scope since (even if ticked again since).
+    """
+    withdrawn = (
+        ConsentEvent.select(ConsentEvent.kind)
         .where(
             (ConsentEvent.client == client_id)
             & (ConsentEvent.created_at >= moment)
-            & ConsentEvent.kind.in_(("revoked", "declined", "sent"))
+            & ConsentEvent.kind.in_(("revoked", "declined", "expired"))
         )
-        .exists()
+        .order_by(ConsentEvent.id)
+        .first()
     )
+    if withdrawn is not None:
+        return "consenso_scaduto" if withdrawn.kind == "expired" else "consenso_assente"
+    covered_again = ClientService.select(Value(1)).where(
+        (ClientService.client == client_id) & (ClientService.service == service_id)
+        & (ClientService.consented_at > moment)
+    ).exists()
+    return "servizio_non_autorizzato" if covered_again else None
 
 
 def introspect(token: str, service: SmartService, now: dt.datetime | None = None) -> dict:
@@ -212,11 +226,14 @@ def introspect(token: str, service: SmartService, now: dt.datetime | None = None
         .where(SmartToken.token_hash == token_hash)
         .get()
     )
-    if (
-        not smart_access.check(row.user, row.client_id, service.id).allowed
-        or row.client.consent_answer != CONSENT_GRANTED
-        or _revoked_since(row.client_id, row.issued_at)
-    ):
+    decision = smart_access.check(row.user, row.client_id, service.id, now)
+    if decision.allowed:
+        reason = _withdrawn_since(row.client_id, service.id, row.issued_at)
+        if reason is not None:
+            decision = smart_access.Decision(False, reason)
+    if not decision.allowed:
+        with write_transaction():
+            smart_access.record_access(row.user, row.client_id, service.id, decision)
         return INACTIVE
     return {
         "active": True,

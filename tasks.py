@@ -37,7 +37,7 @@ QUEUE_SCHEMES = ("sqlite", "redis", "rediss", "unix", "postgres", "postgresql", 
 
 # The modules declaring tasks: the worker imports them so that each task is known to the
 # consumer by name (a module of a feature adds itself here).
-TASK_MODULES = ["mail", "mail_rules", "import_uploads"]
+TASK_MODULES = ["mail", "mail_rules", "import_uploads", "consent_lifetime"]
 
 huey = Huey(QUEUE_NAME, results=False, storage_class=MemoryStorage)
 

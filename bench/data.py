@@ -154,6 +154,12 @@ def build_studio(backend: Backend, size: int) -> dict:
                 f"ELSE 'declined' END, consent_answered_at = {answered_at} "
                 f"WHERE studio_id = ? AND code LIKE 'S%' AND consent_answer = 'pending' "
                 f"AND id % 10 < 5"), (studio.id,))
+            # A consent covers the services active when it was given (issue 15).
+            db.execute_sql(sql(
+                "UPDATE client_service SET consented_at = (SELECT c.consent_answered_at FROM "
+                "client c WHERE c.id = client_service.client_id) WHERE client_id IN (SELECT id "
+                "FROM client WHERE studio_id = ? AND code LIKE 'S%' AND consent_answer = 'granted')"),
+                (studio.id,))
             db.execute_sql(sql(
                 "INSERT INTO consent_event (studio_id, client_id, kind, actor_id, channel, "
                 "consent_text_id, created_at) SELECT c.studio_id, c.id, c.consent_answer, u.id, "

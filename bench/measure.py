@@ -80,6 +80,8 @@ def page_cases() -> list[dict]:
         cases.append({"key": key, "label": label, "user": "admin", "url": GRID_URL + query,
                       "headers": GRID_HEADERS})
     cases += [
+        {"key": "consent_page", "label": "pagina dei consensi (griglia, conteggi, grafico)",
+         "user": "admin", "url": GRID_URL, "headers": {}},
         {"key": "client_home", "label": "home cliente (controllo modale)", "user": None,
          "url": "/", "headers": {}},
         {"key": "admin_home", "label": "home admin (banner e tile)", "user": "admin", "url": "/",

@@ -31,6 +31,8 @@ from . import (
     m0012_mail_outbox,
     m0013_client_change,
     m0014_mail_round,
+    m0015_consent_scope,
+    m0017_consent_week_tally,
 )
 
 # (name recorded in migration_history, module). A name never changes once released:
@@ -50,6 +52,8 @@ MIGRATIONS = [
     ("0012_mail_outbox", m0012_mail_outbox),
     ("0013_client_change", m0013_client_change),
     ("0014_mail_round", m0014_mail_round),
+    ("0015_consent_scope", m0015_consent_scope),
+    ("0017_consent_week_tally", m0017_consent_week_tally),
 ]
 
 CREATE_MIGRATION_HISTORY = {

@@ -40,8 +40,9 @@ def admin(app):
 def test_history_lists_events_newest_first_with_who_what_channel(admin):
     page = parse(admin.get(history_url("PINK"), headers=htmx_headers("consent-history")))
     assert history_rows(page) == [
-        ["18/06/2020 11:21", "Consenso dato (aderito)", "Finestra di consenso all'accesso",
-         "Pink S.r.l. (pink)", "versione 1"],
+        ["18/06/2020 11:21",
+         "Consenso dato (aderito) Servizi: Fattura SMART, SMART Hub · senza scadenza",
+         "Finestra di consenso all'accesso", "Pink S.r.l. (pink)", "versione 1"],
         ["18/06/2020 11:20", "Richiesta inviata", "Invio dell'amministratore",
          "Mario Amministratore (admin)", "versione 1"],
     ]
@@ -56,7 +57,7 @@ def test_history_follows_every_later_decision(app, admin):
         consent.set_authorization(pink, pink_user, True)
     page = parse(admin.get(history_url("PINK"), headers=htmx_headers("consent-history")))
     # The new sending also mailed the request (the demo's old ones wrote no mail).
-    assert [row[1] for row in history_rows(page)] == [
+    assert [visible_text(span) for span in page.select("#consent-history tbody .event")] == [
         "Consenso dato (aderito)", "E-mail della richiesta di consenso", "Richiesta inviata",
         "Consenso revocato (non aderito)", "Consenso dato (aderito)", "Richiesta inviata"]
     assert [row[2] for row in history_rows(page)][:4] == [
@@ -148,15 +149,16 @@ def test_register_is_a_csv_for_excel_with_every_event_of_the_studio(admin, db):
     assert disposition.startswith('attachment; filename="registro-consensi-BPF103-')
     rows = read_register(response)
     assert rows[0] == ["Data (Europe/Rome)", "Codice cliente", "Ragione sociale", "Codice fiscale",
-                       "E-mail", "Evento", "Canale", "Utente", "Versione testo"]
+                       "E-mail", "Evento", "Canale", "Utente", "Versione testo", "Servizi",
+                       "Scadenza"]
     studio = Studio.get(Studio.code == "BPF103")
     assert len(rows) - 1 == ConsentEvent.select().where(ConsentEvent.studio == studio).count()
     assert ["18/06/2020 11:20:00", "PINK", "Pink S.r.l.", "01234560157", "pink@clienti.example",
             "Richiesta inviata", "Invio dell'amministratore", "Mario Amministratore (admin)",
-            "1"] in rows
+            "1", "", ""] in rows
     assert ["18/06/2020 11:21:00", "PINK", "Pink S.r.l.", "01234560157", "pink@clienti.example",
             "Consenso dato (aderito)", "Finestra di consenso all'accesso", "Pink S.r.l. (pink)",
-            "1"] in rows
+            "1", "Fattura SMART, SMART Hub", "senza scadenza"] in rows
     assert not any(row[1].startswith("ALT") for row in rows)
 
 

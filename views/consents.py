@@ -1,6 +1,7 @@
 """Gestione invio richieste di consenso (admin, SPEC 3.3): the grid, the selection, the sending,
 the reminders ("Promemoria"), a client's history, the studio's consent register, its mail
-rules and the latest delivery's progress (issue 14).
+rules and the latest delivery's progress (issue 14); where the campaign stands (counts and
+weekly chart, shown above the grid) and the grid and register as files (issue 17).
 
 One URL per resource: the grid page answers a full GET with the page and an htmx
 request aimed at ``div#consent-grid`` with the grid alone; every action answers
@@ -23,6 +24,7 @@ from flask import (
     make_response,
     render_template,
     request,
+    send_file,
     url_for,
 )
 from flask_login import current_user
@@ -31,6 +33,8 @@ from werkzeug.datastructures import MultiDict
 
 import audit
 import consent
+import consent_campaign
+import consent_export
 import consent_grid
 import consent_history
 import italian
@@ -111,6 +115,7 @@ def render_grid(state: consent_grid.GridState, status: int = 200, message: str |
         if "rules" not in context:
             context.update(_rules_context())
         context.setdefault("progress", mail_rules.latest_progress(current_user.studio_id))
+        context.update(consent_campaign.campaign(current_user.studio_id))
     grid = consent_grid.load_page(current_user.studio_id, current_user.id, state)
     state = grid.state
     if message is None and state.corrected:
@@ -306,18 +311,62 @@ def history(client_id: int):
     )
 
 
+def _file_name(name: str, extension: str) -> str:
+    """A download's name: what it is, the studio's code, today's date (Rome)."""
+    studio = Studio.get_by_id(current_user.studio_id)
+    day = italian.to_rome(utcnow()).strftime("%Y-%m-%d")
+    return f"{name}-{re.sub(r'[^A-Za-z0-9_-]', '', studio.code)}-{day}.{extension}"
+
+
+def _xlsx_download(output, name: str):
+    """An XLSX file (a rewound temporary file) as a download, never kept by a cache: it
+    holds the studio's clients (send_file would allow a cache to keep it, "no-cache")."""
+    response = send_file(output, as_attachment=True, download_name=_file_name(name, "xlsx"),
+                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.get("/registro.csv")
 @allow("admin")
 def register():
     """The studio's consent register as CSV (for Excel), streamed as it is read."""
-    studio = Studio.get_by_id(current_user.studio_id)
-    day = italian.to_rome(utcnow()).strftime("%Y-%m-%d")
-    filename = f"registro-consensi-{re.sub(r'[^A-Za-z0-9_-]', '', studio.code)}-{day}.csv"
     return Response(
-        _on_own_connection(consent_history.register_csv(studio.id)),
+        _on_own_connection(consent_history.register_csv(current_user.studio_id)),
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={"Content-Disposition":
+                 f'attachment; filename="{_file_name("registro-consensi", "csv")}"'},
     )
+
+
+@bp.get("/registro.xlsx")
+@allow("admin")
+def register_xlsx():
+    """The studio's consent register as an Excel workbook."""
+    return _xlsx_download(consent_export.register_xlsx(current_user.studio_id),
+                          "registro-consensi")
+
+
+@bp.get("/esporta.csv")
+@allow("admin")
+def export_csv():
+    """Every client the grid's filters match, in its order, as CSV (for Excel), streamed."""
+    state = consent_grid.GridState.from_args(request.args)
+    return Response(
+        _on_own_connection(consent_export.grid_csv(current_user.studio_id, state)),
+        mimetype="text/csv",
+        headers={"Content-Disposition":
+                 f'attachment; filename="{_file_name("richieste-consenso", "csv")}"'},
+    )
+
+
+@bp.get("/esporta.xlsx")
+@allow("admin")
+def export_xlsx():
+    """Every client the grid's filters match, in its order, as an Excel workbook."""
+    state = consent_grid.GridState.from_args(request.args)
+    return _xlsx_download(consent_export.grid_xlsx(current_user.studio_id, state),
+                          "richieste-consenso")
 
 
 def _on_own_connection(pieces):

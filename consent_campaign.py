@@ -1,0 +1,227 @@
+"""Where the consent campaign stands (issue 17, point 3): the clients in each state, and
+the answers week by week, both read from counts the database keeps.
+
+- ``state_counts``: how many of the grid's clients are in each state, from
+  ``client_tally`` (consent_tally.py): one statement over a handful of rows, whatever
+  the number of clients. Each count comes with the grid filter that lists those
+  clients, so the number on screen and the grid's total are the same rule.
+- ``weekly_answers``: the answers (aderito, non aderito, revocato) of the last
+  twelve months, per week, from ``consent_week_tally`` (migration 0017): at most
+  52 × 3 rows. Weeks start on Monday, as the events are stored (UTC).
+- ``chart``: the geometry of the SVG chart the page draws from them (drawn on the
+  server: the browser runs no chart library, and the CSP allows nothing inline).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from peewee import fn
+
+import italian
+from consent_grid import GridState
+from models import (
+    CONSENT_DECLINED,
+    CONSENT_GRANTED,
+    CONSENT_PENDING,
+    ClientTally,
+    ConsentWeekTally,
+    utcnow,
+)
+
+WEEKS = 52  # the last twelve months, the current week included
+
+# The states counted at the top of the page, in reading order: (key, label, grid filter).
+# Issue 15 adds "scaduto" and "parziale" here, with their filters, when consent has a
+# lifetime and a scope.
+STATES = (
+    ("non_inviato", "Non inviato", {"stato_richiesta": "non_inviato"}),
+    ("in_attesa", "In attesa", {"stato_risposta": "in_attesa"}),
+    ("aderito", "Aderito", {"stato_risposta": "aderito"}),
+    ("non_aderito", "Non aderito", {"stato_risposta": "non_aderito"}),
+)
+_ANSWER_STATE = {CONSENT_PENDING: "in_attesa", CONSENT_GRANTED: "aderito",
+                 CONSENT_DECLINED: "non_aderito"}
+
+# The chart's series: (event kind, label, CSS class of its line and key).
+SERIES = (
+    ("granted", "Aderito", "series-granted"),
+    ("declined", "Non aderito", "series-declined"),
+    ("revoked", "Revocato", "series-revoked"),
+)
+
+
+@dataclass(frozen=True)
+class StateCount:
+    key: str
+    label: str
+    count: int
+    filters: GridState  # the grid showing exactly these clients
+
+    @property
+    def shown(self) -> str:
+        return italian.format_number(self.count)
+
+
+@dataclass(frozen=True)
+class Counts:
+    total: int  # the clients the grid lists (with at least one active SMART service)
+    states: list[StateCount]
+
+    @property
+    def total_shown(self) -> str:
+        return italian.format_number(self.total)
+
+    @property
+    def all_filters(self) -> GridState:
+        return GridState()
+
+
+def state_counts(studio_id: int) -> Counts:
+    """The grid's clients in each state, from the counts the database keeps (one statement)."""
+    groups = (ClientTally.select(ClientTally.requested, ClientTally.answer, fn.SUM(ClientTally.n))
+              .where((ClientTally.studio_id == studio_id) & (ClientTally.smart == 1))
+              .group_by(ClientTally.requested, ClientTally.answer).tuples())
+    counts = dict.fromkeys((key for key, _label, _filters in STATES), 0)
+    total = 0
+    for requested, answer, n in groups:
+        n = int(n or 0)
+        total += n
+        if not requested:
+            counts["non_inviato"] += n
+        if answer in _ANSWER_STATE:
+            counts[_ANSWER_STATE[answer]] += n
+    return Counts(total, [StateCount(key, label, counts[key], GridState(**filters))
+                          for key, label, filters in STATES])
+
+
+# --- the answers per week ----------------------------------------------------------------
+
+
+def week_of(day: dt.date) -> dt.date:
+    """The Monday of ``day``'s week."""
+    return day - dt.timedelta(days=day.weekday())
+
+
+@dataclass(frozen=True)
+class Week:
+    start: dt.date  # its Monday
+    counts: tuple  # one per series, in SERIES order
+
+    @property
+    def label(self) -> str:
+        return f"{self.start.day} {italian.MONTHS[self.start.month - 1][:3]} {self.start.year}"
+
+
+def weekly_answers(studio_id: int, weeks: int = WEEKS) -> list[Week]:
+    """The studio's answers in each of the last ``weeks`` weeks, oldest first (one statement)."""
+    last = week_of(utcnow().date())
+    first = last - dt.timedelta(weeks=weeks - 1)
+    stored = (ConsentWeekTally.select(ConsentWeekTally.week, ConsentWeekTally.kind,
+                                      ConsentWeekTally.n)
+              .where((ConsentWeekTally.studio_id == studio_id)
+                     & (ConsentWeekTally.week >= first) & (ConsentWeekTally.week <= last))
+              .tuples())
+    by_week: dict = {}
+    for week, kind, n in stored:
+        if isinstance(week, str):  # SQLite hands back the text when peewee cannot tell
+            week = dt.date.fromisoformat(week)
+        by_week[(week, kind)] = n
+    days = [first + dt.timedelta(weeks=index) for index in range(weeks)]
+    return [Week(day, tuple(by_week.get((day, kind), 0) for kind, _l, _c in SERIES))
+            for day in days]
+
+
+# --- the chart's geometry -------------------------------------------------------------------
+
+WIDTH, HEIGHT = 640, 180
+LEFT, RIGHT, TOP, BOTTOM = 36, 8, 24, 22  # room for the key and the axes' labels
+
+
+@dataclass(frozen=True)
+class Line:
+    label: str
+    css_class: str
+    points: str  # the polyline's "x,y x,y ..."
+    total: int
+
+
+@dataclass(frozen=True)
+class Tick:
+    position: int
+    label: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    left: int
+    right: int  # x of the plot's right edge
+    top: int
+    bottom: int  # y of the plot's bottom edge (the zero line)
+    lines: list[Line]
+    months: list[Tick]  # x of the first week of each month, with the month's name
+    levels: list[Tick]  # y of the horizontal guides, with their value
+    weeks: list[Week]
+
+    @property
+    def empty(self) -> bool:
+        return not any(line.total for line in self.lines)
+
+    @property
+    def answered_weeks(self) -> list[Week]:
+        """The weeks with at least one answer: the table lists those (52 rows of zeros say
+        nothing to whoever listens to them, and weigh on every page)."""
+        return [week for week in self.weeks if any(week.counts)]
+
+
+def _ceiling(value: int) -> int:
+    """A round top for the vertical axis, at least ``value``: 2, 5, 10, 20, 50, 100, ..."""
+    top = 2
+    while top < value:
+        top = top * 5 // 2 if str(top).startswith("2") else top * 2
+    return top
+
+
+def _points(points: list[tuple[int, int]]) -> str:
+    """A polyline's points, leaving out those in the middle of a level stretch (the same
+    line with fewer bytes: most weeks of most studios have no answer)."""
+    kept = [point for index, point in enumerate(points)
+            if index in (0, len(points) - 1)
+            or not points[index - 1][1] == point[1] == points[index + 1][1]]
+    return " ".join(f"{px},{py}" for px, py in kept)
+
+
+def chart(weeks: list[Week]) -> Chart:
+    """Where each point, guide and label of the chart lies, in the SVG's own units."""
+    right, bottom = WIDTH - RIGHT, HEIGHT - BOTTOM
+    top_value = _ceiling(max((max(week.counts) for week in weeks), default=0))
+    step = (right - LEFT) / max(len(weeks) - 1, 1)
+
+    def x(index: int) -> int:
+        return round(LEFT + index * step)
+
+    def y(value: int) -> int:
+        return round(bottom - (bottom - TOP) * value / top_value)
+
+    lines = [
+        Line(label, css_class, _points([(x(i), y(week.counts[s])) for i, week in enumerate(weeks)]),
+             sum(week.counts[s] for week in weeks))
+        for s, (_kind, label, css_class) in enumerate(SERIES)
+    ]
+    months, seen = [], None
+    for index, week in enumerate(weeks):
+        if week.start.month != seen:
+            if seen is not None:  # the first week is usually in the middle of its month
+                months.append(Tick(x(index), italian.MONTHS[week.start.month - 1][:3]))
+            seen = week.start.month
+    levels = [Tick(y(value), italian.format_number(value))
+              for value in (0, top_value // 2, top_value)]
+    return Chart(WIDTH, HEIGHT, LEFT, right, TOP, bottom, lines, months, levels, weeks)
+
+
+def campaign(studio_id: int) -> dict:
+    """The template's context for the region at the top of the consent page (two statements)."""
+    return {"counts": state_counts(studio_id), "chart": chart(weekly_answers(studio_id))}
