@@ -25,6 +25,7 @@ from flask import has_request_context, request
 from flask_login import current_user
 from peewee import JOIN
 
+import italian
 import studio_settings
 from models import AuditEvent, AuditTally, Studio, User, db, utcnow, write_transaction
 
@@ -240,6 +241,10 @@ DETAIL_LABELS = {
 # one studio never reads about another.
 TECHNICAL_DETAILS = {"endpoint", "method", "target_studio"}
 
+# Details that are counts of things, written the Italian way ("clienti: 3.000").
+COUNT_DETAILS = {"clients", "managed_on_page", "created", "changed", "unchanged", "refused",
+                 "invited", "mail_queued"}
+
 
 def describe(event: AuditEvent) -> list[str]:
     """The event's details as the admin reads them ("operatore: operatore2")."""
@@ -253,6 +258,8 @@ def describe(event: AuditEvent) -> list[str]:
             value = "—"
         elif key == "option":
             value = option_name(value)
+        elif key in COUNT_DETAILS and isinstance(value, int):
+            value = italian.format_number(value)
         parts.append(f"{DETAIL_LABELS.get(key, key)}: {value}")
     return parts
 

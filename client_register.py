@@ -57,15 +57,11 @@ STATE_LABELS = {True: "attivo", False: "disattivato"}
 
 def search_condition(studio_id: int, text: str):
     """Condition: the studio's clients whose code, ragione sociale, codice fiscale or
-    partita IVA contains ``text`` (any case; wildcards literal). All of them without text."""
+    partita IVA contains ``text`` (any case, any accent; wildcards literal), through the
+    trigram indexes (client_search.py). All of them without text."""
     condition = Client.studio == studio_id
     if text:
-        condition &= (
-            client_search.code_contains(text)
-            | Client.name.contains(text)
-            | Client.tax_code.contains(text)
-            | Client.vat_number.contains(text)
-        )
+        condition &= client_search.code_or_client_contains(text)
     return condition
 
 

@@ -11,7 +11,7 @@ rows (each with whether it is selected, plus the size of the selection), and
 one count only when the page does not already tell the total (a full page, or a
 page past the end). Without a code filter the count is read from the counts the
 database keeps per consent group (``consent_tally``), not by scanning clients;
-"Contiene" uses the trigram index (``client_search``); a page in the second half
+"Contiene" and "Cerca cliente" use the trigram indexes (``client_search``); a page in the second half
 is read from the far end (``listing.window``).
 """
 
@@ -74,6 +74,7 @@ class GridState:
 
     codice: str = ""
     op: str = "contiene"
+    cerca: str = ""  # "Cerca cliente": ragione sociale, codice fiscale or partita IVA
     stato_richiesta: str = "tutti"
     stato_risposta: str = "tutti"
     stato_email: str = "tutti"  # "in_errore": the client's latest message failed
@@ -97,10 +98,13 @@ class GridState:
             corrected.append(name)
             return getattr(defaults, name)
 
-        codice = (args.get("codice") or "").strip()
-        if len(codice) > CODE_MAX_LENGTH:
-            codice = codice[:CODE_MAX_LENGTH]
-            corrected.append("codice")
+        def text(name):
+            value = (args.get(name) or "").strip()
+            if len(value) > CODE_MAX_LENGTH:
+                corrected.append(name)
+                return value[:CODE_MAX_LENGTH]
+            return value
+
         sort = choice("ordina", _SORT_ORDERS)
         size = listing.integer(args.get("per_pagina"))
         if size not in PAGE_SIZES:
@@ -113,8 +117,9 @@ class GridState:
                 corrected.append("pagina")
             page = 1
         return cls(
-            codice=codice,
+            codice=text("codice"),
             op=choice("op", OPS),
+            cerca=text("cerca"),
             stato_richiesta=choice("stato_richiesta", REQUEST_STATES),
             stato_risposta=choice("stato_risposta", ANSWER_STATES),
             stato_email=choice("stato_email", MAIL_STATES),
@@ -134,7 +139,7 @@ class GridState:
 
     @property
     def is_filtered(self) -> bool:
-        return (bool(self.codice) or self.stato_richiesta != "tutti" or self.stato_risposta != "tutti"
+        return (bool(self.codice) or bool(self.cerca) or self.stato_richiesta != "tutti" or self.stato_risposta != "tutti"
                 or self.stato_email != "tutti")
 
     def order_after_clicking(self, column: str) -> str:
@@ -162,7 +167,7 @@ class GridState:
 
 
 _SORT_ORDERS = frozenset(COLUMNS) | {f"-{column}" for column in COLUMNS}
-_QUERY_FIELDS = ("codice", "op", "stato_richiesta", "stato_risposta", "stato_email", "ordina",
+_QUERY_FIELDS = ("codice", "op", "cerca", "stato_richiesta", "stato_risposta", "stato_email", "ordina",
                  "pagina", "per_pagina")
 _DEFAULT_STATE = GridState()
 
@@ -194,6 +199,8 @@ def filtered_clients(studio_id: int, state: GridState):
             condition &= Client.code.startswith(state.codice)  # case-insensitive, wildcards literal
         else:
             condition &= client_search.code_contains(state.codice)
+    if state.cerca:
+        condition &= client_search.client_contains(state.cerca)
     if state.stato_richiesta == "inviato":
         condition &= Client.consent_requested_at.is_null(False)
     elif state.stato_richiesta == "non_inviato":
@@ -325,10 +332,10 @@ def _window_rows(studio_id: int, user_id: int, state: GridState, place: listing.
 def count_matching(studio_id: int, user_id: int, state: GridState) -> tuple[int, int]:
     """How many clients match the filters, and how many the admin has selected (one statement).
 
-    Without a code or e-mail filter the filters are consent groups, whose sizes the
+    Without a code, search or e-mail filter the filters are consent groups, whose sizes the
     database keeps: a handful of rows are read, not the studio's clients.
     """
-    if state.codice or state.stato_email != "tutti":
+    if state.codice or state.cerca or state.stato_email != "tutti":
         query = Client.select(fn.COUNT(Client.id)).where(filtered_clients(studio_id, state))
     else:
         requested = {"tutti": None, "inviato": True, "non_inviato": False}[state.stato_richiesta]

@@ -68,6 +68,10 @@ DEMO_CLIENTS = [
     ("000210", "Libreria Esposito", "SPSGNN66D21F839Q", [], None),
 ]
 
+# Partite IVA of the demo clients that have one besides their codice fiscale (a ditta
+# individuale: found by either in "Cerca cliente").
+DEMO_VAT_NUMBERS = {"000004": "09876540585"}
+
 OPERATORS = [
     ("operatore1", "Marco Operatore", ["PINK", "002420.002420", "000006.000010", "000131", "000145", "000200"]),
     ("operatore2", "Giulia Operatrice", ["000088", "66A.66A", "000004", "000120"]),
@@ -115,7 +119,8 @@ def ensure_user(studio, username, display_name, password, role, client=None, mad
 
 def ensure_client(studio, code, name, tax_code, service_codes, catalogue) -> tuple[Client, bool]:
     client, created = Client.get_or_create(
-        studio=studio, code=code, defaults={"name": name, "tax_code": tax_code}
+        studio=studio, code=code,
+        defaults={"name": name, "tax_code": tax_code, "vat_number": DEMO_VAT_NUMBERS.get(code)},
     )
     if created and service_codes:
         ClientService.insert_many(

@@ -1,10 +1,13 @@
-"""How dates and times are shown to users: Italian words, Europe/Rome time."""
+"""How dates, times and numbers are shown to users: Italian words, Europe/Rome time,
+Italian digit grouping (80.011)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
 from zoneinfo import ZoneInfo
+
+from babel.numbers import format_decimal
 
 ROME = ZoneInfo("Europe/Rome")
 
@@ -51,5 +54,14 @@ def format_datetime(moment: dt.datetime | None) -> str:
 
 
 def format_number(value: int | None) -> str:
-    """An integer as Italians write it: 80.011."""
-    return f"{value or 0:,}".replace(",", ".")
+    """A number as Italians write it (Babel, locale "it"): 80.011; nothing is 0.
+
+    The one place numbers shown to people are formatted: the templates' ``number_it``
+    filter, the messages and the reports.
+    """
+    return format_decimal(value or 0, locale="it")
+
+
+def plural(count: int, one: str, many: str) -> str:
+    """The count and the noun that agrees with it: "1 cliente", "2.411 clienti"."""
+    return f"{format_number(count)} {one if count == 1 else many}"

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from peewee import JOIN, SQL, Case, Value, fn
 
+import client_search
 import consent_lifetime as lifetime
 import consent_tally
 from listing import parse_id
@@ -277,8 +278,9 @@ def reachable_clients(user, search: str = "", now: dt.datetime | None = None):
     """The clients whose SMART services ``user`` may open now, as one query (ordered by code).
 
     Each has its consent in force and a service active; the services its consent
-    covers are ``services_of``. ``search`` narrows them to those whose code or name
-    contains it (wildcards are literal).
+    covers are ``services_of``. ``search`` narrows them to those whose code, ragione
+    sociale, codice fiscale or partita IVA contains it, whatever the case and the accents
+    (wildcards are literal).
     """
     user_id = _as_id(user) or 0
     studio_id = getattr(user, "studio_id", None)
@@ -293,7 +295,7 @@ def reachable_clients(user, search: str = "", now: dt.datetime | None = None):
         query = query.where(Client.studio == studio_id)
     search = (search or "").strip()
     if search:
-        query = query.where(Client.code.contains(search) | Client.name.contains(search))
+        query = query.where(client_search.code_or_client_contains(search))
     return query.order_by(Client.code, Client.id)
 
 

@@ -32,6 +32,7 @@ from . import (
     m0013_client_change,
     m0014_mail_round,
     m0015_consent_scope,
+    m0016_client_search,
     m0017_consent_week_tally,
 )
 
@@ -53,6 +54,7 @@ MIGRATIONS = [
     ("0013_client_change", m0013_client_change),
     ("0014_mail_round", m0014_mail_round),
     ("0015_consent_scope", m0015_consent_scope),
+    ("0016_client_search", m0016_client_search),
     ("0017_consent_week_tally", m0017_consent_week_tally),
 ]
 

@@ -171,6 +171,7 @@ def test_a_tiny_bench_run_measures_and_judges_every_case(tmp_path):
     for key in GRID:  # the floor's SQL and the portal's strategy find the same page
         assert large["floors"][key]["indexed_same_result"] is True, key
     assert large["floors"]["grid_first"]["rows"] == 10
+    assert large["floors"]["grid_search"]["total"] == 1  # the demo's "Caffè Centrale", by "caffe"
     assert large["send"]["sent"] > 0 and large["bytes"]["status"] == "ok"
     delivery = large["delivery"]  # the sending's mail, by one then two real workers
     assert delivery["messages"] > 0

@@ -478,8 +478,9 @@ def test_export_as_csv_for_italian_excel(app, db):
     assert rows[0] == list(client_file.COLUMNS)
     by_code = {row[0]: row for row in rows[1:]}
     assert len(by_code) == 13
-    assert by_code["000004"] == ["000004", "Caffè Centrale di Neri Luca", "NRELCU70A01H501X", "",
-                                 client("000004").email or "", "Corrispettivi SMART", "operatore2"]
+    assert by_code["000004"] == ["000004", "Caffè Centrale di Neri Luca", "NRELCU70A01H501X",
+                                 "09876540585", client("000004").email or "",
+                                 "Corrispettivi SMART", "operatore2"]
     assert b"\r\n" in body
 
 

@@ -421,7 +421,7 @@ def test_statements_per_grid_request_do_not_grow_with_the_studio(app, admin):
     # return to the pool): a page that is not full needs no count.
     assert max(small + large) <= 4, (small, large)
     page = grid(admin, "?per_pagina=100&pagina=2")
-    assert summary(page) == f"Elementi 101 - 200 di {11 + 8000}"
+    assert summary(page) == "Elementi 101 - 200 di 8.011"
 
 
 def test_full_page_costs_what_the_grid_costs(admin):

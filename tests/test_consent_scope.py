@@ -274,7 +274,7 @@ def test_the_migration_marks_todays_consents_as_covering_every_active_service(us
         f"VALUES (1, 1, {at}), (1, 2, {at}), (2, 1, {at})",
     ]:
         models.db.execute_sql(statement)
-    assert run_migrations() == ["0015_consent_scope"]
+    assert run_migrations(until="0015_consent_scope") == ["0015_consent_scope"]
     marks = {(row.client_id, row.service_id): row.consented_at for row in ClientService.select()}
     assert marks[(1, 1)] == marks[(1, 2)] == Client.get_by_id(1).consent_answered_at
     assert marks[(2, 1)] is None

@@ -22,14 +22,17 @@ NAMES = [name for name, _ in MIGRATIONS]
 # Made by the migrations only, for queries written in SQL (the models do not declare them).
 TABLES_ONLY_IN_MIGRATIONS = {
     "sqlite": {"client_code_fts", "client_code_fts_config", "client_code_fts_data",
-               "client_code_fts_docsize", "client_code_fts_idx"},
+               "client_code_fts_docsize", "client_code_fts_idx",
+               "client_search_fts", "client_search_fts_config", "client_search_fts_content",
+               "client_search_fts_data", "client_search_fts_docsize", "client_search_fts_idx"},
     "postgresql": set(),
 }
 INDEXES_ONLY_IN_MIGRATIONS = {
     "client_studio_answered_desc_code", "client_studio_lower_code", "client_studio_name_code",
     "client_smart_reachable",
 }
-PG_INDEXES_ONLY_IN_MIGRATIONS = {"client_code_trgm"}
+PG_INDEXES_ONLY_IN_MIGRATIONS = {"client_code_trgm", "client_name_fold_trgm", "client_tax_code_trgm",
+                                 "client_vat_number_trgm"}
 
 
 @dataclass

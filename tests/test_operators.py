@@ -175,7 +175,7 @@ def test_manage_all_matching_thousands_of_clients_is_set_based(app, db):
     assert len(managed_codes("operatore2")) == 4 + 3000
     assert cost.count < 20
     page = parse(admin.get(response.headers["Location"]))
-    assert "3000 clienti aggiunti" in visible_text(page.select_one("#messages"))
+    assert "3.000 clienti aggiunti" in visible_text(page.select_one("#messages"))
     admin.post(f"{BASE}/{op2.id}/clienti/tutti", data={"azione": "rimuovi", "q": "S000"})  # S000001 ... S000999
     assert len(managed_codes("operatore2")) == 4 + 3000 - 999
     assert admin.post(f"{BASE}/{op2.id}/clienti/tutti", data={"azione": "boh"}).status_code == 400

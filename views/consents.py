@@ -229,8 +229,7 @@ def confirmation_for(mode: str) -> Confirmation:
     return Confirmation(mode, recipients.will_receive, recipients.already_consented, token)
 
 
-def plural(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
+plural = italian.plural
 
 
 def sent_message(result: consent.SendResult) -> str:
@@ -241,7 +240,7 @@ def sent_message(result: consent.SendResult) -> str:
     if result.already_consented == 1:
         skipped = "1 saltata perché ha già acconsentito"
     else:
-        skipped = f"{result.already_consented} saltate perché hanno già acconsentito"
+        skipped = f"{italian.format_number(result.already_consented)} saltate perché hanno già acconsentito"
     return f"Richieste di consenso: {sent}, {skipped}."
 
 
@@ -420,7 +419,7 @@ def reminded_message(result: consent.ReminderResult) -> str:
         return "Nessun promemoria inviato."
     if result.sent == 1:
         return "Promemoria inviato per e-mail a 1 cliente."
-    return f"Promemoria inviato per e-mail a {result.sent} clienti."
+    return f"Promemoria inviato per e-mail a {italian.format_number(result.sent)} clienti."
 
 
 @bp.route("/promemoria", methods=["GET", "POST"])

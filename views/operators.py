@@ -14,6 +14,7 @@ import audit
 import listing
 import mail
 import operator_clients
+from italian import plural
 from models import User, write_transaction
 from views import allow, is_htmx, not_found, redirect_to_url, render_page_or_fragment
 
@@ -213,7 +214,8 @@ def manage_all(operator_id):
             operator, args["q"], args["mostra"], action == "aggiungi")
         audit.record("operator_clients_changed", operator=operator.username,
                      action=action, clients=changed, search=args["q"], shown=args["mostra"])
-    message = (f"{changed} clienti aggiunti a quelli gestiti da {operator.username}."
-               if action == "aggiungi" else
-               f"{changed} clienti tolti da quelli gestiti da {operator.username}.")
+    message = (f"{plural(changed, 'cliente aggiunto', 'clienti aggiunti')} a quelli gestiti "
+               f"da {operator.username}." if action == "aggiungi" else
+               f"{plural(changed, 'cliente tolto', 'clienti tolti')} da quelli gestiti "
+               f"da {operator.username}.")
     return _back_to_clients(operator, message)
