@@ -35,10 +35,12 @@ install-test: $(VENV)/.installed-test
 ## run: install, migrate, seed the demo if the database is empty, then (Procfile, honcho) serve on
 ## http://$(HOST):$(PORT) with the worker and, unless MAIL_SERVER is set, the development mail
 ## server keeping every message under instance/mail/ (in development mode: generated secret
-## key, the SMART stand-in page, demo data). Ctrl+C stops all of them.
+## key, the SMART stand-in page, demo data). Ctrl+C stops all of them. Links in mail use
+## PORTAL_URL, by default http://$(HOST):$(PORT).
 run: export PORTAL_ENV = development
 run: export HOST := $(HOST)
 run: export WORKERS := $(WORKERS)
+run: export PORTAL_URL ?= http://$(HOST):$(PORT)
 run: install
 	$(BIN)/flask --app app migrate
 	$(BIN)/flask --app app seed-demo --if-empty

@@ -106,11 +106,32 @@ def read_file(data: bytes, filename: str = "", progress: Progress | None = None)
         raise BadFile("Il file è vuoto.")
     if len(data) > MAX_FILE_BYTES:
         raise BadFile(f"Il file è troppo grande: al massimo {MAX_FILE_BYTES // (1024 * 1024)} MB.")
-    if data.startswith(b"PK\x03\x04"):
-        return _read_xlsx(data, progress)
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise BadFile("Il file è nel vecchio formato di Excel (XLS): salvalo come XLSX o CSV e riprova.")
+    named = _format_by_name(filename)
+    if data.startswith(b"PK\x03\x04"):
+        return _read_xlsx(data, progress)
+    if named == "xlsx":
+        raise BadFile(NOT_XLSX)
     return _read_csv(data, progress)
+
+
+NOT_XLSX = "Il file non è un XLSX valido: aprilo in Excel e salvalo di nuovo come XLSX o CSV."
+
+
+def _format_by_name(filename: str) -> str | None:
+    """"csv" or "xlsx" as the file's name says; None when there is no name (standard input).
+
+    Any other name is refused: a text or PDF file would otherwise be read as a CSV and
+    answered with missing columns.
+    """
+    name = (filename or "").strip().lower()
+    if name in ("", "-", "<stdin>"):
+        return None
+    for suffix in ("csv", "xlsx"):
+        if name.endswith("." + suffix):
+            return suffix
+    raise BadFile("Il file deve essere un CSV o un XLSX (Excel).")
 
 
 def _decode(data: bytes) -> str:
@@ -148,16 +169,14 @@ def _read_xlsx(data: bytes, progress: Progress | None) -> Table:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(member.file_size for member in archive.infolist())
     except (zipfile.BadZipFile, OSError, ValueError) as error:
-        raise BadFile("Il file non è un XLSX valido: aprilo in Excel e salvalo di nuovo come "
-                      "XLSX o CSV.") from error
+        raise BadFile(NOT_XLSX) from error
     if unpacked > MAX_UNPACKED_XLSX_BYTES:  # a "zip bomb": small, but huge once opened
         raise BadFile("Il file XLSX è troppo grande una volta aperto: salvalo come CSV o "
                       "dividilo in più file.")
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
-        raise BadFile("Il file non è un XLSX valido: aprilo in Excel e salvalo di nuovo come "
-                      "XLSX o CSV.") from error
+        raise BadFile(NOT_XLSX) from error
     try:
         sheet = book.worksheets[0]
         total = sheet.max_row or 0
@@ -748,12 +767,35 @@ def _queue_invitations(studio_id: int, client_ids: list[int]) -> int:
     return queued
 
 
+# The words of the report's counts: (one, many).
+COUNT_WORDS = {
+    "new": ("nuovo", "nuovi"),
+    "changed": ("modificato", "modificati"),
+    "unchanged": ("invariato", "invariati"),
+    "refused": ("riga scartata", "righe scartate"),
+}
+
+
+def counts_text(summary: dict, always_refused: bool = True) -> str:
+    """The report's counts in Italian, e.g. "1 nuovo, 2 modificati, 0 invariati; 1 riga scartata".
+
+    The refused rows are left out when there are none and ``always_refused`` is False.
+    """
+    def counted(key):
+        number = summary.get(key) or 0
+        one, many = COUNT_WORDS[key]
+        return f"{_fmt(number)} {one if number == 1 else many}"
+
+    text = ", ".join(counted(key) for key in ("new", "changed", "unchanged"))
+    if always_refused or summary.get("refused"):
+        text += "; " + counted("refused")
+    return text
+
+
 def report_text(outcome: Outcome, dry_run: bool = False) -> str:
     """The report as the command line prints it: the counts, then each refused row."""
-    summary = outcome.plan.summary()
     lines = [("Controllo (nulla è stato cambiato): " if dry_run else "Importazione: ")
-             + f"{_fmt(summary['new'])} nuovi, {_fmt(summary['changed'])} modificati, "
-             f"{_fmt(summary['unchanged'])} invariati, {_fmt(summary['refused'])} righe scartate."]
+             + counts_text(outcome.plan.summary()) + "."]
     if outcome.invited:
         lines.append(f"Inviti in partenza: {_fmt(outcome.invited)}.")
     lines.extend(f"Riga {row.line}: {row.reason}" for row in outcome.plan.refused)

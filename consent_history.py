@@ -128,6 +128,8 @@ def delivery_state(status: str, reply: str | None) -> str:
         return "consegnata al server di posta"
     if status == MAIL_FAILED:
         return f"in errore: {reply or 'motivo non indicato'}"
+    if reply:  # kept queued after a temporary failure: it will be tried again
+        return f"in coda — ultimo tentativo non riuscito: {reply}"
     return "in coda"
 
 

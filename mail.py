@@ -43,6 +43,7 @@ from models import (
     MAIL_QUEUED,
     MAIL_SENT,
     ROLE_ADMIN,
+    ROLE_CLIENT,
     Client,
     OutboxMessage,
     Studio,
@@ -265,10 +266,12 @@ def send_batch(ids: list[int], outcome: Outcome, now: dt.datetime | None = None)
         smtp.ehlo_or_helo_if_needed()
     except (OSError, smtplib.SMTPException) as error:
         reason = f"Server di posta non raggiungibile: {_describe(error)}"
+        log.warning("mail: %d message(s) not sent, tried again later. %s", len(messages), reason)
         for message in messages:
             _retry(message, reason, outcome, now)
         _close(backend)
         return False
+    problems_before = len(outcome.details)
     try:
         for position, message in enumerate(messages):
             try:
@@ -287,11 +290,17 @@ def send_batch(ids: list[int], outcome: Outcome, now: dt.datetime | None = None)
                 _reset(smtp)
             except (OSError, smtplib.SMTPException) as error:
                 reason = f"Connessione al server di posta interrotta: {_describe(error)}"
+                log.warning("mail: %d message(s) not sent, tried again later. %s",
+                            len(messages) - position, reason)
                 for unsent in messages[position:]:
                     _retry(unsent, reason, outcome, now)
                 return False
             else:
                 _mark_sent(message, reply, outcome, now)
+        problems = outcome.details[problems_before:]
+        if problems:
+            log.warning("mail: %d of %d message(s) of a batch not delivered; the first: "
+                        "outbox %s, %s", len(problems), len(messages), *problems[0])
         return True
     finally:
         _close(backend)
@@ -404,8 +413,14 @@ def message_id(message: OutboxMessage) -> str:
     return f"<outbox-{message.id}@{host}>"
 
 
-def context_for(message: OutboxMessage) -> dict:
-    """What a mail template sees: the row, its studio, client, user, data, the portal's URL, a link."""
+def context_for(message: OutboxMessage, reply_to: str | None = None) -> dict:
+    """What a mail template sees: the row, its studio, client, user, data, the portal's URL, a link.
+
+    ``reply_to``: the Reply-To address the message goes with (None: replies reach no one,
+    so the footer does not invite them). For the consent request and reminder, ``account``
+    is the client's active user (to tell his username) and ``password_link`` the page
+    where he sets a password.
+    """
     context = {
         "message": message,
         "studio": message.studio,
@@ -413,9 +428,12 @@ def context_for(message: OutboxMessage) -> dict:
         "user": message.user,
         "data": json.loads(message.data or "{}"),
         "portal_url": portal_url(),
+        "reply_to": reply_to,
     }
     if message.kind in CONSENT_LINK_KINDS:
         context["link"] = portal_url() + "/"
+        context["account"] = _client_account(message.client_id)
+        context["password_link"] = portal_url() + _path("password.forgot")
     elif message.kind in ACCOUNT_LINK_KINDS:
         import account_links  # written by another branch; imported when first needed
 
@@ -423,9 +441,22 @@ def context_for(message: OutboxMessage) -> dict:
     return context
 
 
+def _client_account(client_id: int | None) -> User | None:
+    """The client's active user (the first, if he has more), or None."""
+    if client_id is None:
+        return None
+    return (User.select().where((User.client == client_id) & (User.role == ROLE_CLIENT) & User.active)
+            .order_by(User.id).first())
+
+
+def _path(endpoint: str) -> str:
+    """The path of a page, without a request (the worker renders mail too)."""
+    return current_app.url_map.bind("localhost").build(endpoint)
+
+
 def render(message: OutboxMessage, reply_to: str | None = None) -> EmailMultiAlternatives:
     """Compose the e-mail of an outbox row from templates/mail/<kind>.{subject.txt,txt,html}."""
-    context = context_for(message)
+    context = context_for(message, reply_to)
     subject = " ".join(render_template(f"mail/{message.kind}.subject.txt", **context).split())
     text = render_template(f"mail/{message.kind}.txt", **context)
     html = render_template(f"mail/{message.kind}.html", **context)

@@ -382,8 +382,11 @@ class ConsentWeekTally(BaseModel):
         primary_key = CompositeKey("studio_id", "week", "kind")
 
 
+ACCESS_HANDOFF, ACCESS_SERVICE = "handoff", "service"
+
+
 class AccessEvent(BaseModel):
-    """A user opening (or being refused) a client's SMART service."""
+    """A user opening (or being refused) a client's SMART service: append-only, like consent events."""
 
     studio = ForeignKeyField(Studio, on_delete="RESTRICT")
     user = ForeignKeyField(User, on_delete="RESTRICT")
@@ -393,6 +396,13 @@ class AccessEvent(BaseModel):
     reason = CharField(max_length=40, null=True)
     ip = CharField(max_length=64, null=True)
     created_at = DateTimeField(default=utcnow)
+    # "handoff": the portal's decision (granted: a token was issued, named by token_ref);
+    # "service": the service's later introspection of that token (granted: it opened).
+    stage = CharField(
+        max_length=12, default=ACCESS_HANDOFF,
+        constraints=[SQL("DEFAULT 'handoff'"), Check("stage IN ('handoff', 'service')")],
+    )
+    token_ref = CharField(max_length=64, null=True, index=True)
 
     class Meta:
         indexes = (

@@ -1,5 +1,5 @@
-"""Operators of a studio: creating them, enabling and disabling them, their SMART switch,
-and the clients each one manages.
+"""Operators of a studio: creating them, renaming them and changing their e-mail, enabling
+and disabling them, their SMART switch, and the clients each one manages.
 
 Every function takes the studio the acting admin belongs to and touches only that
 studio's rows; changes to the managed clients are set-based (a statement or two
@@ -84,6 +84,12 @@ def operator_problems(username: str, display_name: str, email: str) -> dict:
         )
     elif User.select(Value(1)).where(User.username == key).exists():
         errors["username"] = "Questo nome utente è già in uso: scegline un altro."
+    return errors | details_problems(display_name, email)
+
+
+def details_problems(display_name: str, email: str) -> dict:
+    """Say in Italian what is wrong with an operator's name and e-mail, field by field ({} if nothing)."""
+    errors = {}
     name = display_name.strip()
     if not name:
         errors["display_name"] = "Inserisci il nome e cognome dell'operatore."
@@ -99,6 +105,22 @@ def operator_problems(username: str, display_name: str, email: str) -> dict:
     except addresses.BadAddress as problem:
         errors["email"] = str(problem)
     return errors
+
+
+def change_details(operator: User, display_name: str, email: str) -> dict:
+    """Rename the operator and change his e-mail (checked with ``details_problems``).
+
+    Returns what changed: {"display_name": (old, new), "email": (old, new)}, only the
+    fields whose value is different.
+    """
+    wanted = {"display_name": display_name.strip(), "email": addresses.normalize(email)}
+    changes = {field: (getattr(operator, field), value) for field, value in wanted.items()
+               if getattr(operator, field) != value}
+    if changes:
+        with write_transaction():
+            User.update({getattr(User, field): new for field, (_old, new) in changes.items()}).where(
+                User.id == operator.id).execute()
+    return changes
 
 
 def create_operator(studio_id: int, username: str, display_name: str,

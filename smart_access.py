@@ -35,8 +35,11 @@ from peewee import JOIN, SQL, Case, Value, fn
 import client_search
 import consent_lifetime as lifetime
 import consent_tally
+from italian import ROME
 from listing import parse_id
 from models import (
+    ACCESS_HANDOFF,
+    ACCESS_SERVICE,
     CONSENT_DECLINED,
     CONSENT_EXPIRED,
     CONSENT_GRANTED,
@@ -80,6 +83,32 @@ LIST_REASONS = {
     "scaduto_senza_data": "consenso scaduto",
     "servizio_non_autorizzato": "servizio non autorizzato dal cliente",
 }
+
+# The same reasons as the administrator reads them in the access logs, about the user who
+# acted ({utente}); also the refusals that only the service's introspection can meet. A
+# reason without a wording here is shown with its REASONS one (``log_reason``).
+LOG_REASONS = {
+    "cliente_non_trovato": "il cliente richiesto non esiste nello studio",
+    "cliente_disattivato": "il cliente è stato disattivato dallo studio",
+    "utente_disattivato": "l'utente {utente} è disattivato",
+    "opzione_studio_disattivata": (
+        "l'accesso ai Servizi SMART dei clienti non è attivo per lo studio (Configurazioni varie)"
+    ),
+    "accesso_non_abilitato": "{utente} non è abilitato all'accesso ai Servizi SMART",
+    "cliente_non_gestito": "{utente} non gestisce questo cliente",
+    "consenso_assente": "il cliente non ha dato il consenso all'accesso ai suoi Servizi SMART",
+    "servizio_non_attivo": "il servizio non è attivo per questo cliente",
+    "consenso_revocato": "il cliente ha ritirato il consenso dopo l'apertura del servizio",
+    "token_scaduto": "il servizio ha presentato il token dopo la scadenza",
+}
+
+
+def log_reason(reason: str | None, username: str) -> str:
+    """Why an access was refused, as the administrator reads it in the logs ("" if no reason)."""
+    if not reason:
+        return ""
+    wording = LOG_REASONS.get(reason) or REASONS.get(reason) or reason
+    return wording.replace("{utente}", username)
 
 
 def _user_is_active():
@@ -429,8 +458,9 @@ def client_state_conditions(now: dt.datetime, studio_id: int) -> dict[str, objec
     }
 
 
-def record_access(user, client_id, service_id, decision: Decision, ip: str | None = None):
-    """Append the access event of a hand-off: granted or refused, who, which client and service.
+def record_access(user, client_id, service_id, decision: Decision, ip: str | None = None,
+                  token_ref: str | None = None):
+    """Append the access event of a hand-off: granted (with the token issued) or refused, who, which client and service.
 
     A client or service id that does not belong to the user's studio or catalogue
     is recorded as missing, so a forged id never links another studio's rows.
@@ -453,47 +483,165 @@ def record_access(user, client_id, service_id, decision: Decision, ip: str | Non
         granted=decision.allowed,
         reason=decision.reason,
         ip=ip,
+        stage=ACCESS_HANDOFF,
+        token_ref=token_ref,
     )
 
 
-ACCESS_OUTCOMES = ("tutti", "consentito", "negato")
+# --- the access logs -------------------------------------------------------------------
+#
+# A hand-off event (stage "handoff") is the portal's decision. When it was granted, a
+# token was issued and named in ``token_ref``; the service's introspection of that token
+# appends its own event (stage "service", the same ``token_ref``): granted if the
+# service accepted it, refused with the reason otherwise. The token is consumed at its
+# first introspection, so a hand-off has at most one such event. A log row is a hand-off
+# with its service event, if any:
+
+OPENED, UNUSED, REFUSED = "aperto", "non_usato", "rifiutato"
+OUTCOME_LABELS = {OPENED: "Aperto", UNUSED: "Non usato", REFUSED: "Rifiutato"}
+ACCESS_OUTCOMES = ("tutti", OPENED, UNUSED, REFUSED)
+
+ServiceEvent = AccessEvent.alias("service_event")
 
 
-def access_log(studio_id: int, client_code: str = "", username: str = "", outcome: str = "tutti"):
-    """The studio's SMART access events, newest first, with user, client and service (one query).
+@dataclass(frozen=True)
+class LogRow:
+    """One hand-off as the administrator's log shows it."""
 
-    ``client_code`` and ``username`` narrow by substring (wildcards literal);
-    ``outcome`` is one of ACCESS_OUTCOMES.
+    at: dt.datetime
+    username: str
+    user_name: str
+    client_code: str | None
+    client_name: str | None
+    service_name: str | None
+    outcome: str  # OPENED, UNUSED or REFUSED
+    reason: str  # why refused, for the administrator ("" otherwise)
+    answered_at: dt.datetime | None  # when the service presented the token
+
+    @property
+    def outcome_label(self) -> str:
+        return OUTCOME_LABELS[self.outcome]
+
+
+def _outcome_condition(outcome: str):
+    if outcome == OPENED:
+        return ServiceEvent.granted == True  # noqa: E712
+    if outcome == UNUSED:
+        return (AccessEvent.granted == True) & ServiceEvent.id.is_null()  # noqa: E712
+    if outcome == REFUSED:
+        return (AccessEvent.granted == False) | (ServiceEvent.granted == False)  # noqa: E712
+    return None
+
+
+def day_bounds(first: dt.date | None, last: dt.date | None):
+    """The stored (naive UTC) moments that start ``first`` and end ``last``, days in Rome time."""
+    def start_of(day):
+        return dt.datetime.combine(day, dt.time(), ROME).astimezone(dt.UTC).replace(tzinfo=None)
+    return (start_of(first) if first else None,
+            start_of(last + dt.timedelta(days=1)) if last else None)
+
+
+def parse_day(raw) -> dt.date | None:
+    """A date typed as YYYY-MM-DD (the date field's value) or dd/mm/yyyy; None if it is neither."""
+    raw = (raw or "").strip()[:10]
+    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return dt.datetime.strptime(raw, pattern).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _in_period(column, first: dt.date | None, last: dt.date | None):
+    start, end = day_bounds(first, last)
+    condition = Value(True)
+    if start is not None:
+        condition = condition & (column >= start)
+    if end is not None:
+        condition = condition & (column < end)
+    return condition
+
+
+def access_log(studio_id: int, client_code: str = "", username: str = "", outcome: str = "tutti",
+               first: dt.date | None = None, last: dt.date | None = None):
+    """The studio's SMART hand-offs, newest first, each with its service event (one query).
+
+    ``client_code`` and ``username`` narrow by substring (wildcards literal); ``outcome``
+    is one of ACCESS_OUTCOMES; ``first`` and ``last`` bound the hand-off's day (Rome).
+    Rows are read with ``log_rows``.
     """
     query = (
-        AccessEvent.select(AccessEvent, User, Client, SmartService)
+        AccessEvent.select(
+            AccessEvent.created_at, AccessEvent.granted, AccessEvent.reason,
+            User.username, User.display_name, Client.code, Client.name, SmartService.name,
+            ServiceEvent.granted, ServiceEvent.reason, ServiceEvent.created_at,
+        )
         .join(User, on=(AccessEvent.user == User.id))
         .switch(AccessEvent)
         .join(Client, JOIN.LEFT_OUTER, on=(AccessEvent.client == Client.id))
         .switch(AccessEvent)
         .join(SmartService, JOIN.LEFT_OUTER, on=(AccessEvent.service == SmartService.id))
-        .where(AccessEvent.studio == studio_id)
+        .switch(AccessEvent)
+        .join(ServiceEvent, JOIN.LEFT_OUTER, on=(
+            (ServiceEvent.token_ref == AccessEvent.token_ref)
+            & (ServiceEvent.stage == ACCESS_SERVICE)))
+        .where((AccessEvent.studio == studio_id) & (AccessEvent.stage == ACCESS_HANDOFF)
+               & _in_period(AccessEvent.created_at, first, last))
     )
     if client_code:
         query = query.where(Client.code.contains(client_code))
     if username:
         query = query.where(User.username.contains(username) | User.display_name.contains(username))
-    if outcome == "consentito":
-        query = query.where(AccessEvent.granted == True)  # noqa: E712
-    elif outcome == "negato":
-        query = query.where(AccessEvent.granted == False)  # noqa: E712
+    condition = _outcome_condition(outcome)
+    if condition is not None:
+        query = query.where(condition)
     return query.order_by(AccessEvent.id.desc())
 
 
-def client_access_log(client, limit: int = 50):
-    """Who of the studio opened this client's SMART services, and when: newest first (one query)."""
+def log_rows(query):
+    """The rows of ``access_log`` (or a slice of it) as LogRow, their outcome and reason decided."""
+    for (at, granted, reason, username, user_name, code, company, service, answered,
+         answer_reason, answered_at) in query.tuples().iterator():
+        if not granted:
+            outcome, why = REFUSED, reason
+        elif answered is None:
+            outcome, why = UNUSED, None
+        elif answered:
+            outcome, why = OPENED, None
+        else:
+            outcome, why = REFUSED, answer_reason
+        yield LogRow(at, username, user_name, code, company, service, outcome,
+                     log_reason(why, username) if outcome == REFUSED else "", answered_at)
+
+
+def record_service_answer(token, reason: str | None, now: dt.datetime):
+    """Append the service's answer to an issued token (``token``: its SmartToken row).
+
+    ``reason`` None: the service accepted it (the access opened); else why it was refused.
+    """
+    return AccessEvent.create(
+        studio=token.studio_id, user=token.user_id, client=token.client_id,
+        service=token.service_id, granted=reason is None, reason=reason,
+        stage=ACCESS_SERVICE, token_ref=token.token_hash, created_at=now,
+    )
+
+
+def client_access_log(client, limit: int = 50, first: dt.date | None = None,
+                      last: dt.date | None = None):
+    """Who of the studio actually opened this client's SMART services, and when: newest first (one query).
+
+    Only the accesses the service accepted (its introspection answered active); ``limit``
+    None reads them all (the CSV).
+    """
     client_id = _as_id(client)
-    return list(
+    query = (
         AccessEvent.select(AccessEvent, User, SmartService)
         .join(User, on=(AccessEvent.user == User.id))
         .switch(AccessEvent)
         .join(SmartService, on=(AccessEvent.service == SmartService.id))
-        .where((AccessEvent.client == client_id) & (AccessEvent.granted == True))  # noqa: E712
+        .where((AccessEvent.client == client_id) & (AccessEvent.stage == ACCESS_SERVICE)
+               & (AccessEvent.granted == True)  # noqa: E712
+               & _in_period(AccessEvent.created_at, first, last))
         .order_by(AccessEvent.id.desc())
-        .limit(limit)
     )
+    return list(query if limit is None else query.limit(limit))

@@ -56,6 +56,11 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def token_ref(token: str) -> str:
+    """How the access log names an issued token: its SHA-256, the key it is stored under."""
+    return _hash(token)
+
+
 class InvalidServiceSettings(ValueError):
     """The SMART services' settings cannot be used; ``problems`` says why, in Italian."""
 
@@ -185,7 +190,7 @@ def _withdrawn_since(client_id: int, service_id: int, moment: dt.datetime) -> st
         .first()
     )
     if withdrawn is not None:
-        return "consenso_scaduto" if withdrawn.kind == "expired" else "consenso_assente"
+        return "consenso_scaduto" if withdrawn.kind == "expired" else "consenso_revocato"
     covered_again = ClientService.select(Value(1)).where(
         (ClientService.client == client_id) & (ClientService.service == service_id)
         & (ClientService.consented_at > moment)
@@ -193,11 +198,24 @@ def _withdrawn_since(client_id: int, service_id: int, moment: dt.datetime) -> st
     return "servizio_non_autorizzato" if covered_again else None
 
 
+def _refusal(row: SmartToken, service: SmartService, now: dt.datetime) -> str | None:
+    """Why the presented token ``row`` is not active (a key of smart_access's reasons), or None."""
+    if row.expires_at <= now:
+        return "token_scaduto"
+    decision = smart_access.check(row.user, row.client_id, service.id, now)
+    if not decision.allowed:
+        return decision.reason
+    return _withdrawn_since(row.client_id, service.id, row.issued_at)
+
+
 def introspect(token: str, service: SmartService, now: dt.datetime | None = None) -> dict:
     """Consume ``token`` presented by ``service`` and say whether it is active and for whom.
 
-    The first presentation marks it used (one atomic UPDATE, so two concurrent
-    presentations cannot both succeed); every later one is inactive.
+    The first presentation by the service it was issued for marks it used (one atomic
+    UPDATE, so two concurrent presentations cannot both succeed) and appends the answer
+    to the access log: opened, or refused and why (expired, access rule, consent). Every
+    later presentation is inactive and logs nothing more; so is one by another service,
+    which leaves the token to its own.
     """
     now = now or utcnow()
     if not token or len(token) > 200:
@@ -209,31 +227,25 @@ def introspect(token: str, service: SmartService, now: dt.datetime | None = None
             .where(
                 (SmartToken.token_hash == token_hash)
                 & SmartToken.used_at.is_null()
-                & (SmartToken.expires_at > now)
                 & (SmartToken.service == service.id)
             )
             .execute()
         )
-    if not consumed:
-        return INACTIVE
-    row = (
-        SmartToken.select(SmartToken, Studio, Client, User)
-        .join(Studio, on=(SmartToken.studio == Studio.id))
-        .switch(SmartToken)
-        .join(Client, on=(SmartToken.client == Client.id))
-        .switch(SmartToken)
-        .join(User, on=(SmartToken.user == User.id))
-        .where(SmartToken.token_hash == token_hash)
-        .get()
-    )
-    decision = smart_access.check(row.user, row.client_id, service.id, now)
-    if decision.allowed:
-        reason = _withdrawn_since(row.client_id, service.id, row.issued_at)
-        if reason is not None:
-            decision = smart_access.Decision(False, reason)
-    if not decision.allowed:
-        with write_transaction():
-            smart_access.record_access(row.user, row.client_id, service.id, decision)
+        if not consumed:
+            return INACTIVE
+        row = (
+            SmartToken.select(SmartToken, Studio, Client, User)
+            .join(Studio, on=(SmartToken.studio == Studio.id))
+            .switch(SmartToken)
+            .join(Client, on=(SmartToken.client == Client.id))
+            .switch(SmartToken)
+            .join(User, on=(SmartToken.user == User.id))
+            .where(SmartToken.token_hash == token_hash)
+            .get()
+        )
+        reason = _refusal(row, service, now)
+        smart_access.record_service_answer(row, reason, now)
+    if reason is not None:
         return INACTIVE
     return {
         "active": True,

@@ -34,6 +34,8 @@ from . import (
     m0015_consent_scope,
     m0016_client_search,
     m0017_consent_week_tally,
+    m0018_access_outcome,
+    m0019_smart_catalogue,
 )
 
 # (name recorded in migration_history, module). A name never changes once released:
@@ -56,6 +58,8 @@ MIGRATIONS = [
     ("0015_consent_scope", m0015_consent_scope),
     ("0016_client_search", m0016_client_search),
     ("0017_consent_week_tally", m0017_consent_week_tally),
+    ("0018_access_outcome", m0018_access_outcome),
+    ("0019_smart_catalogue", m0019_smart_catalogue),
 ]
 
 CREATE_MIGRATION_HISTORY = {

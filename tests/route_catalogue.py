@@ -206,6 +206,8 @@ OBJECT_ROUTES = {
     },
     "consents.history": {},
     "operators.invite": {},
+    "operators.change_details": {"extra": {"display_name": "Nome Nuovo",
+                                           "email": "nuovo@studio.example"}},
     "password.invitation": {
         "own_studio": True,
         "no_owner": "a bearer link: whoever holds it sets the password once; forged, spent and "
@@ -240,6 +242,8 @@ NOT_OBJECT_FIELDS = {
     "op", "stato_richiesta", "stato_risposta", "ordina", "risposta", "autorizzo", "modo",
     # the client import: the uploaded file, "Invia l'invito ai nuovi clienti"
     "file", "invita",
+    # the access logs' period
+    "dal", "al",
 }
 
 

@@ -454,11 +454,32 @@ def test_the_admin_resends_the_link(app, db, hx):
     assert visible_text(button) == "Invia link per la password"
     response = login_as(app, "admin").post(button.find_parent("form")["action"],
                                            headers=hx("operators"))
-    assert "Link per la password inviato a operatore1" in visible_text(
+    # operatore1 has a password: the link is one to choose a new one (the reset's).
+    assert "Link per scegliere una nuova password inviato a operatore1" in visible_text(
         parse(response).select_one("[role=status]"))
-    [message] = outbox("invitation")
+    [message] = outbox("password_reset")
     assert (message.user_id, message.recipient) == (op1.id, "marco@studio.example")
-    assert audit_kinds("invitation_sent")[-1]["user"] == "operatore1"
+    assert audit_kinds("password_link_sent")[-1]["user"] == "operatore1"
+    assert outbox("invitation") == []
+
+
+def test_the_admin_resends_the_invitation_to_an_operator_without_password(app, db):
+    admin = login_as(app, "admin")
+    admin.post(OPERATORS, data={"username": "luca.nuovo", "display_name": "Luca Nuovo",
+                                "email": "luca@studio.example"})
+    response = admin.post(f"{OPERATORS}/{user('luca.nuovo').id}/invito")
+    assert response.status_code == 302
+    assert [m.recipient for m in outbox("invitation")] == ["luca@studio.example"] * 2
+    assert outbox("password_reset") == []
+
+
+def test_the_admin_cannot_flood_an_operator_with_links(app, db):
+    give_address("operatore1", "marco@studio.example")
+    admin = login_as(app, "admin")
+    url = f"{OPERATORS}/{user('operatore1').id}/invito"
+    assert [admin.post(url).status_code for _ in range(4)] == [302, 302, 302, 429]
+    assert len(outbox("password_reset")) == 3
+    assert len(audit_kinds("password_link_sent")) == 3
 
 
 def test_no_link_for_an_operator_without_address_or_of_another_studio(app, db):

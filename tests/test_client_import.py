@@ -338,7 +338,7 @@ def test_the_same_file_twice_changes_nothing_the_second_time(studio):
     assert (second.plan.summary()["new"], second.plan.summary()["changed"],
             second.plan.summary()["unchanged"]) == (0, 0, 3)
     assert client_import.report_text(second).startswith(
-        "Importazione: 0 nuovi, 0 modificati, 3 invariati, 0 righe scartate.")
+        "Importazione: 0 nuovi, 0 modificati, 3 invariati; 0 righe scartate.")
     assert ClientChange.select().count() == changes and User.select().count() == users
 
 
@@ -397,11 +397,11 @@ def test_the_command_prints_the_same_report(app, runner, tmp_path, studio):
     dry = runner.invoke(args=["import-clients", "--studio", "bpf103", str(path), "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert dry.output.splitlines() == [
-        "Controllo (nulla è stato cambiato): 1 nuovi, 0 modificati, 0 invariati, 1 righe scartate.",
+        "Controllo (nulla è stato cambiato): 1 nuovo, 0 modificati, 0 invariati; 1 riga scartata.",
         "Riga 3: Partita IVA «123» non valida."]
     assert not Client.select().where(Client.code == "NUOVO1").exists()
     done = runner.invoke(args=["import-clients", "--studio", "BPF103", str(path)])
-    assert done.exit_code == 0 and done.output.startswith("Importazione: 1 nuovi")
+    assert done.exit_code == 0 and done.output.startswith("Importazione: 1 nuovo,")
     assert Client.select().where(Client.code == "NUOVO1").exists()
     bad = tmp_path / "vuoto.csv"
     bad.write_bytes(b"")

@@ -26,6 +26,8 @@ def test_upload_report_confirm(browser_login, live_server):
     # The check starts by itself on the job's page and its report replaces the progress.
     summary = page.locator(".import-summary")
     expect(summary).to_have_text("2 nuovi, 0 modificati, 0 invariati; 1 riga scartata.")
+    # Focus goes to the report (not back to the top of the page).
+    expect(page.get_by_role("heading", name="Risultato del controllo")).to_be_focused()
     expect(page.get_by_role("row", name="4 WEB3 Partita IVA «123» non valida.")).to_be_visible()
     expect(page.get_by_role("link", name="Scarica le righe scartate (CSV)")).to_be_visible()
     with models.db.connection_context():
@@ -34,7 +36,7 @@ def test_upload_report_confirm(browser_login, live_server):
     page.evaluate("window.__notReloaded = true")
     page.get_by_label("Invia l'invito ai nuovi clienti").check()
     page.get_by_role("button", name="Importa le 2 righe valide").click()
-    expect(page.get_by_role("heading", name="Importazione completata")).to_be_visible()
+    expect(page.get_by_role("heading", name="Importazione completata")).to_be_focused()
     expect(summary).to_have_text(
         "2 nuovi, 0 modificati, 0 invariati; 1 riga scartata. Inviti in partenza: 1.")
     assert page.evaluate("window.__notReloaded") is True  # swapped in place

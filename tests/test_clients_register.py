@@ -346,12 +346,12 @@ def smart_on(db):
 
 
 def deactivate(admin, code):
-    return admin.post(f"{BASE}/{client(code).id}/stato", data={"attivo": "0"})
+    return admin.post(f"{BASE}/{client(code).id}/stato", data={"attivo": "0", "conferma": "1"})
 
 
 def test_deactivating_records_the_state_and_the_services_removed(app, db, hx):
     admin = login_as(app, "admin")
-    response = admin.post(f"{BASE}/{client('PINK').id}/stato", data={"attivo": "0"},
+    response = admin.post(f"{BASE}/{client('PINK').id}/stato", data={"attivo": "0", "conferma": "1"},
                           headers=hx("client-record"))
     assert response.status_code == 200
     page = parse(response)

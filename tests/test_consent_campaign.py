@@ -371,4 +371,5 @@ def test_the_page_offers_both_register_files(admin):
     page = parse(admin.get(URL))
     links = {visible_text(a): a["href"] for a in page.select(".consent-tools a")}
     assert links == {"Scarica il registro dei consensi (XLSX)": URL + "/registro.xlsx",
-                     "Scarica il registro dei consensi (CSV)": URL + "/registro.csv"}
+                     "Scarica il registro dei consensi (CSV)": URL + "/registro.csv",
+                     "Testi del consenso": URL + "/testi"}

@@ -208,3 +208,27 @@ def test_clients_already_there_are_counted_and_found_by_the_later_migrations(use
     assert consent_tally.count_smart_clients(1, requested=False) == 1
     found = Client.select(Client.code).where(client_search.code_contains("qz-77"))
     assert [c.code for c in found] == ["XQZ-7781"]
+
+
+def test_a_fresh_installation_has_the_smart_catalogue_and_the_demo_finds_it(use_empty_database):
+    use_empty_database("catalogue")
+    run_migrations()
+    services = [(s.code, s.name) for s in models.SmartService.select().order_by(models.SmartService.position)]
+    assert services == [("fattura_smart", "Fattura SMART"), ("smart_hub", "SMART Hub"),
+                        ("corrispettivi_smart", "Corrispettivi SMART")]
+
+    import demo
+
+    assert set(demo.ensure_catalogue()) == {"fattura_smart", "smart_hub", "corrispettivi_smart"}
+    assert models.SmartService.select().count() == 3
+
+
+def test_the_catalogue_migration_leaves_a_catalogue_already_there(use_empty_database):
+    use_empty_database("catalogue_there")
+    run_migrations(until="0014_mail_round")
+    models.db.execute_sql("INSERT INTO smart_service (code, name, position) "
+                          "VALUES ('smart_hub', 'SMART Hub (nome dello studio)', 5)")
+    run_migrations()
+    assert models.SmartService.get(models.SmartService.code == "smart_hub").name == \
+        "SMART Hub (nome dello studio)"
+    assert models.SmartService.select().count() == 3

@@ -1,11 +1,13 @@
 """Area personale → Operatori di studio: list, create, disable/re-enable, SMART switch, clients."""
 
+import json
+
 import pytest
 from conftest import counting_statements, login_as, parse, visible_text
 from smart_helpers import client, user
 
 import demo
-from models import OperatorClient, Studio, User
+from models import AuditEvent, OperatorClient, Studio, User
 
 BASE = "/area-personale/operatori"
 
@@ -191,3 +193,66 @@ def test_clients_page_costs_the_same_for_10_or_3000_clients(app, db):
             assert admin.get(f"{BASE}/{op1.id}/clienti?per_pagina=100").status_code == 200
         costs.append(cost.count)
     assert costs[0] == costs[1]
+
+
+# --- name and e-mail --------------------------------------------------------------------
+
+
+def audit_of(kind):
+    return [json.loads(e.details) for e in AuditEvent.select().where(AuditEvent.kind == kind)]
+
+
+def test_admin_renames_an_operator_and_changes_his_email_in_place(app, db, hx):
+    op1 = user("operatore1")
+    admin = login_as(app, "admin")
+    form = parse(admin.get(BASE)).find("form", action=f"{BASE}/{op1.id}/dati")
+    assert form.find("input", attrs={"name": "display_name"})["value"] == "Marco Operatore"
+    response = admin.post(form["action"], headers=hx("operators"), data={
+        "display_name": "  Marco Rossi ", "email": "Marco.Rossi@Studio.Example"})
+    assert response.status_code == 200
+    page = parse(response)
+    assert visible_text(page.select_one("[role=status]")) == (
+        "Dati di operatore1 salvati: nome «Marco Rossi», e-mail Marco.Rossi@studio.example.")
+    assert "Marco Rossi (operatore1)" in rows(page)
+    changed = user("operatore1")
+    assert (changed.display_name, changed.email, changed.username) == (
+        "Marco Rossi", "Marco.Rossi@studio.example", "operatore1")
+    assert audit_of("operator_renamed") == [
+        {"operator": "operatore1", "old": "Marco Operatore", "new": "Marco Rossi"}]
+    assert audit_of("operator_email_changed")[0]["new"] == "Marco.Rossi@studio.example"
+
+
+def test_saving_the_same_details_changes_and_audits_nothing(app, db):
+    User.update(email="marco@studio.example").where(User.username == "operatore1").execute()
+    op1 = user("operatore1")
+    response = login_as(app, "admin").post(f"{BASE}/{op1.id}/dati", follow_redirects=True, data={
+        "display_name": op1.display_name, "email": op1.email})
+    assert "Nessun cambiamento per operatore1." in visible_text(parse(response))
+    assert audit_of("operator_renamed") == audit_of("operator_email_changed") == []
+
+
+@pytest.mark.parametrize("data, field, message", [
+    ({"display_name": " ", "email": "a@studio.example"}, "display_name", "Inserisci il nome e cognome"),
+    ({"display_name": "Marco", "email": "non-un-indirizzo"}, "email", ""),
+    ({"display_name": "Marco", "email": ""}, "email", "Inserisci l'indirizzo e-mail"),
+    ({"display_name": "x" * 201, "email": "a@studio.example"}, "display_name", "al massimo 200"),
+])
+def test_bad_details_are_explained_and_change_nothing(app, db, hx, data, field, message):
+    op1 = user("operatore1")
+    response = login_as(app, "admin").post(f"{BASE}/{op1.id}/dati", headers=hx("operators"), data=data)
+    assert response.status_code == 422
+    page = parse(response)
+    assert page.select_one(f"details.operator-edit[open] #op-{op1.id}-{field}-error")
+    assert message in visible_text(page.select_one(f"#op-{op1.id}-{field}-error"))
+    assert page.select_one(f"#op-{op1.id}-{field}")["aria-invalid"] == "true"
+    assert (user("operatore1").display_name, user("operatore1").email) == (op1.display_name, op1.email)
+    assert audit_of("operator_renamed") == audit_of("operator_email_changed") == []
+
+
+def test_details_of_another_studios_operator_or_an_admin_are_not_found(app, db):
+    op1, admin = user("operatore1"), user("admin")
+    data = {"display_name": "Intruso", "email": "i@studio.example"}
+    assert login_as(app, "admin.alt").post(f"{BASE}/{op1.id}/dati", data=data).status_code == 404
+    assert login_as(app, "admin").post(f"{BASE}/{admin.id}/dati", data=data).status_code == 404
+    assert login_as(app, "operatore2").post(f"{BASE}/{op1.id}/dati", data=data).status_code == 403
+    assert user("operatore1").display_name == op1.display_name

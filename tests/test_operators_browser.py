@@ -28,8 +28,8 @@ def test_admin_manages_operators_in_place(browser_login, live_server):
     page.get_by_role("button", name="Disabilita operatore2").click()
     expect(page.get_by_role("status")).to_contain_text("Operatore operatore2 disabilitato")
     page.get_by_label("Nome utente").fill("x")
-    page.get_by_label("Nome e cognome").fill("Luca Nuovo")
-    page.get_by_label("E-mail").fill("luca@studio.example")
+    page.get_by_label("Nome e cognome", exact=True).fill("Luca Nuovo")
+    page.get_by_label("E-mail", exact=True).fill("luca@studio.example")
     page.get_by_role("button", name="Crea operatore").click()
     expect(page.locator("#op-username-error")).to_contain_text("Il nome utente deve avere da 3 a 80")
     expect(page.get_by_label("Nome utente")).to_be_focused()  # the first field to correct
@@ -68,3 +68,25 @@ def test_the_keyboard_stays_on_the_control_after_each_change(browser_login, live
     expect(page.get_by_role("button", name="Riabilita operatore2")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.get_by_role("button", name="Disabilita operatore2")).to_be_focused()
+
+
+def test_admin_renames_an_operator_and_changes_his_email_by_keyboard(browser_login, live_server):
+    page = browser_login("admin")
+    page.goto(live_server.url + "/area-personale/operatori")
+    page.evaluate("window.__notReloaded = true")
+    name = page.get_by_label("Nome e cognome di operatore1")
+    expect(name).to_be_hidden()  # folded until asked for
+    page.get_by_text("Modifica nome ed e-mail di operatore1").focus()
+    page.keyboard.press("Enter")
+    expect(name).to_be_visible()
+    name.fill("Marco Rossi")
+    page.get_by_role("textbox", name="E-mail di operatore1").fill("marco@senza-dominio")
+    page.get_by_role("button", name="Salva nome ed e-mail di operatore1").click()
+    expect(page.locator(".field-error")).to_be_visible()  # the form stays open, the error said
+    expect(page.get_by_role("alert")).to_contain_text("I dati di operatore1 non sono stati cambiati")
+    page.get_by_role("textbox", name="E-mail di operatore1").fill("marco.rossi@studio.example")
+    page.get_by_role("textbox", name="E-mail di operatore1").press("Enter")
+    expect(page.get_by_role("status")).to_have_text(
+        "Dati di operatore1 salvati: nome «Marco Rossi», e-mail marco.rossi@studio.example.")
+    expect(page.get_by_role("row", name=re.compile(r"Marco Rossi \(operatore1\)"))).to_be_visible()
+    assert page.evaluate("window.__notReloaded") is True

@@ -28,7 +28,8 @@ def log_out(page, live_server):
 def access_events():
     with models.db.connection_context():
         return [(e.user.username, e.client.code if e.client else None, e.service.code if e.service else None,
-                 e.granted, e.reason) for e in AccessEvent.select().order_by(AccessEvent.id)]
+                 e.granted, e.reason)
+                for e in AccessEvent.select().where(AccessEvent.stage == "handoff").order_by(AccessEvent.id)]
 
 
 def test_operator_reaches_consenting_clients_only_and_every_attempt_is_logged(
@@ -132,10 +133,11 @@ def test_operator_reaches_consenting_clients_only_and_every_attempt_is_logged(
     page = browser_login("admin")
     page.goto(live_server.url + "/area-personale")
     page.get_by_role("link", name="Accessi ai Servizi SMART").click()
-    page.get_by_label("Esito").select_option("negato")
+    expect(page.locator("#access-log tbody tr").last).to_contain_text("Aperto")  # the stand-in accepted it
+    page.get_by_label("Esito").select_option("rifiutato")
     expect(page.locator("#access-log tbody tr")).to_have_count(2)
-    expect(page).to_have_url(re.compile(r"esito=negato"))
+    expect(page).to_have_url(re.compile(r"esito=rifiutato"))
     page.get_by_label("Utente").fill("operatore2")
     expect(page.locator("#access-log tbody tr")).to_have_count(1)
-    expect(page.locator("#access-log tbody tr")).to_contain_text("Non gestisci questo cliente.")
+    expect(page.locator("#access-log tbody tr")).to_contain_text("operatore2 non gestisce questo cliente")
     shot(page, "access-log.png")

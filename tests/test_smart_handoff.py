@@ -119,10 +119,14 @@ def test_an_expired_token_is_inactive(app, smart_on, monkeypatch):
     issued = models.utcnow()
     monkeypatch.setattr(smart_handoff, "utcnow", lambda: issued)
     token = token_of(login_as(app, "admin").post(open_url()))
-    monkeypatch.setattr(smart_handoff, "utcnow", lambda: issued + dt.timedelta(seconds=61))
-    assert introspect(app.test_client(), token).get_json() == {"active": False}
+    late = token_of(login_as(app, "admin").post(open_url()))
     monkeypatch.setattr(smart_handoff, "utcnow", lambda: issued + dt.timedelta(seconds=59))
     assert introspect(app.test_client(), token).get_json()["active"] is True
+    monkeypatch.setattr(smart_handoff, "utcnow", lambda: issued + dt.timedelta(seconds=61))
+    assert introspect(app.test_client(), late).get_json() == {"active": False}
+    # Presented late, the token is used up and the log says why it was refused.
+    assert (last_event().stage, last_event().granted, last_event().reason) == (
+        "service", False, "token_scaduto")
 
 
 def test_a_token_whose_consent_was_revoked_after_issue_is_inactive(app, smart_on):

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from flask import Blueprint, flash, request, session
+from flask import Blueprint, flash, request, session, url_for
 from flask_htmx import make_response as htmx_response
 from flask_login import current_user
 
+import access_csv
 import consent
 import mail
 import smart_access
 from models import CONSENT_GRANTED, CONSENT_PENDING, Client, Studio
 from views import allow, client_ip, is_htmx, redirect_to, render_page_or_fragment, user_agent
 from views.messages import error_response, message_response
+from views.smart import log_period_args
 
 bp = Blueprint("client_area", __name__)
 
@@ -127,11 +129,27 @@ def dismiss_consent():
 
 def _other_data(status=200, **context):
     client = own_client()
+    period = log_period_args()
     return render_page_or_fragment(
         "client_area/other_data.html", "client_area/_other_data_form.html", "altri-dati-form",
         status=status, client=client, authorized=client.consent_answer == CONSENT_GRANTED,
-        smart_accesses=smart_access.client_access_log(client.id), **context,
+        smart_accesses=smart_access.client_access_log(client.id, first=period["first"],
+                                                      last=period["last"]),
+        period=period,
+        accesses_csv_url=url_for("client_area.smart_accesses_csv",
+                                 **{k: period[k] for k in ("dal", "al") if period[k]}),
+        **context,
     )
+
+
+@bp.get("/area-personale/altri-dati/accessi-smart.csv")
+@allow("client")
+def smart_accesses_csv():
+    """The accesses to the client's SMART services actually opened, in the chosen period, as CSV."""
+    period = log_period_args()
+    events = smart_access.client_access_log(own_client().id, limit=None, first=period["first"],
+                                            last=period["last"])
+    return access_csv.download("accessi-miei-servizi-smart", access_csv.client_log_csv(events))
 
 
 @bp.route("/area-personale/altri-dati", methods=["GET", "POST"])

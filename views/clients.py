@@ -70,7 +70,9 @@ def index():
 
 
 def _client_region(client: Client, status=200, message=None, level="success", errors=None,
-                   typed=None):
+                   typed=None, near="top", confirm_deactivate=False):
+    """The client's region; ``near`` places the message by the button that caused it
+    ("top", "state" or "invite"), so the user scrolled down sees it where he clicked."""
     g.menu_endpoint = "clients.index"
     row = client_register.rows_of([client])[0]
     if typed is None:
@@ -87,13 +89,14 @@ def _client_region(client: Client, status=200, message=None, level="success", er
         services=client_register.catalogue(),
         operators=client_register.studio_operators(current_user.studio_id),
         users=client_register.client_users(client),
-        keep_operators=client_register.KEEP_OPERATORS,
+        keep_operators=client_register.KEEP_OPERATORS, near=near,
+        confirm_deactivate=confirm_deactivate,
     )
 
 
-def _done(client: Client, message: str):
+def _done(client: Client, message: str, near: str = "top"):
     if is_htmx():
-        return _client_region(client, message=message)
+        return _client_region(client, message=message, near=near)
     flash(message, "success")
     return redirect_to_url(url_for("clients.show", client_id=client.id))
 
@@ -128,6 +131,8 @@ def set_state(client_id):
     if value not in ("0", "1"):
         abort(400)
     active = value == "1"
+    if not active and client.active and request.form.get("conferma") != "1":
+        return _client_region(client, confirm_deactivate=True)  # nothing changes before "Sì"
     client_register.set_active(client, active, current_user)
     client = Client.get_by_id(client.id)
     if active:
@@ -136,7 +141,7 @@ def set_state(client_id):
     else:
         message = (f"Cliente {client.code} disattivato: non può più accedere al portale, non "
                    "riceve richieste di consenso e nessuno può aprire i suoi Servizi SMART.")
-    return _done(client, message)
+    return _done(client, message, near="state")
 
 
 @bp.post("/<int:client_id>/invito")
@@ -147,10 +152,11 @@ def invite(client_id):
     try:
         invited = client_register.invite(client)
     except client_register.CannotInvite as problem:
-        return _client_region(client, status=422, level="error", message=str(problem))
+        return _client_region(client, status=422, level="error", message=str(problem),
+                              near="invite")
     mail.wake()
     names = ", ".join(f"{entry.user.username} ({entry.address})" for entry in invited)
-    return _done(client, f"Link per la password inviato a {names}, valido 7 giorni.")
+    return _done(client, f"Link per la password inviato a {names}, valido 7 giorni.", near="invite")
 
 
 # --- export ------------------------------------------------------------------------------

@@ -25,6 +25,12 @@ MENU_ENDPOINT = "clients.index"
 ENVELOPE_BYTES = 64 * 1024
 
 
+@bp.app_template_filter("import_counts")
+def import_counts(report: dict) -> str:
+    """The report's counts as the page shows them (the refused rows only when there are some)."""
+    return client_import.counts_text(report, always_refused=False)
+
+
 def _upload_form(error: str | None = None, status: int = 200):
     g.menu_endpoint = MENU_ENDPOINT
     return make_response(render_template(

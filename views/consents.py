@@ -37,6 +37,7 @@ import consent_campaign
 import consent_export
 import consent_grid
 import consent_history
+import consent_wordings
 import italian
 import listing
 import mail
@@ -324,6 +325,14 @@ def _xlsx_download(output, name: str):
                          mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.get("/testi")
+@allow("admin")
+def wordings():
+    """Every version of the consent text clients were shown, in full, with when it was in use."""
+    return render_template("consents/wordings.html", wordings=consent_wordings.wordings(),
+                           grid_url=url_for("consents.index"))
 
 
 @bp.get("/registro.csv")

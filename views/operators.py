@@ -10,6 +10,7 @@ from flask import Blueprint, abort, flash, g, request, url_for
 from flask_login import current_user
 
 import account_links
+import accounts
 import audit
 import listing
 import mail
@@ -28,12 +29,15 @@ def _operator_or_404(operator_id):
     return operator
 
 
-def _operators_region(status=200, message=None, level="success", errors=None, form=None):
+def _operators_region(status=200, message=None, level="success", errors=None, form=None,
+                      editing=None):
+    """The operators' region; ``editing``: the operator whose details form stays open, with
+    the values typed and what is wrong with them ({"id", "display_name", "email", "errors"})."""
     return render_page_or_fragment(
         "operators/index.html", "operators/_operators.html", "operators", status=status,
         operators=list(operator_clients.operators_of(current_user.studio_id)),
         message=message, level=level, errors=errors or {},
-        form=form or operator_clients.NewOperator(),
+        form=form or operator_clients.NewOperator(), editing=editing or {},
     )
 
 
@@ -86,10 +90,41 @@ def create():
     )
 
 
+@bp.post("/<int:operator_id>/dati")
+@allow("admin")
+def change_details(operator_id):
+    """Rename the operator and change his e-mail; each change goes to the Registro attività."""
+    operator = _operator_or_404(operator_id)
+    display_name = request.form.get("display_name", "")[:400]
+    email = request.form.get("email", "")[:1000]
+    errors = operator_clients.details_problems(display_name, email)
+    if errors:
+        return _operators_region(
+            status=422, level="error",
+            message=f"I dati di {operator.username} non sono stati cambiati: correggi i campi indicati.",
+            editing={"id": operator.id, "display_name": display_name[:200], "email": email[:254],
+                     "errors": errors})
+    said = []
+    with write_transaction():
+        changes = operator_clients.change_details(operator, display_name, email)
+        if "display_name" in changes:
+            old, new = changes["display_name"]
+            audit.record("operator_renamed", operator=operator.username, old=old, new=new)
+            said.append(f"nome «{new}»")
+        if "email" in changes:
+            old, new = changes["email"]
+            audit.record("operator_email_changed", operator=operator.username, old=old, new=new)
+            said.append(f"e-mail {new}")
+    message = (f"Dati di {operator.username} salvati: {', '.join(said)}." if said else
+               f"Nessun cambiamento per {operator.username}.")
+    return _done(message, _operators_region, "operators.index")
+
+
 @bp.post("/<int:operator_id>/invito")
 @allow("admin")
 def invite(operator_id):
-    """Send (again) the operator the link to set his password."""
+    """Send the operator the link to set his password: the invitation while he has none, else
+    a link to choose a new one (the "Password dimenticata?" link, valid an hour)."""
     operator = _operator_or_404(operator_id)
     if not operator.active or not operator.email:
         return _operators_region(
@@ -97,14 +132,28 @@ def invite(operator_id):
             message=(f"Operatore {operator.username} disabilitato: riabilitalo prima di inviargli "
                      "il link." if not operator.active else
                      f"L'operatore {operator.username} non ha un indirizzo e-mail."))
-    with write_transaction():
-        account_links.invite(operator)
-        audit.record("invitation_sent", user=operator.username, address=operator.email)
+    if not accounts.has_usable_password(operator):
+        with write_transaction():
+            account_links.invite(operator)
+            audit.record("invitation_sent", user=operator.username, address=operator.email)
+        message = (f"Link per la password inviato a {operator.username} ({operator.email}), "
+                   "valido 7 giorni.")
+    else:
+        with write_transaction():
+            queued = account_links.send_reset(operator)
+            if queued is not None:
+                audit.record("password_link_sent", user=operator.username, address=operator.email)
+        if queued is None:
+            return _operators_region(
+                status=429, level="error",
+                message=(f"A {operator.username} sono già stati inviati "
+                         f"{account_links.RESETS_PER_ACCOUNT_PER_HOUR} link nell'ultima ora: "
+                         "sono ancora validi, attendi prima di inviarne un altro."))
+        message = (f"Link per scegliere una nuova password inviato a {operator.username} "
+                   f"({operator.email}), valido un'ora. La password attuale resta valida "
+                   "finché non ne sceglie una nuova.")
     mail.wake()
-    return _done(
-        f"Link per la password inviato a {operator.username} ({operator.email}), valido 7 giorni.",
-        _operators_region, "operators.index",
-    )
+    return _done(message, _operators_region, "operators.index")
 
 
 def _flag(name: str) -> bool:

@@ -17,6 +17,7 @@ from flask import (
 from flask_htmx import make_response as htmx_response
 from flask_login import current_user
 
+import access_csv
 import listing
 import smart_access
 import smart_handoff
@@ -97,10 +98,11 @@ def open_service(client_id, service_code):
                                    "avvisa l'amministratore del portale.")
     with write_transaction():
         decision = smart_access.check(current_user, client_id, service_id)
-        smart_access.record_access(current_user, client_id, service and service.id, decision,
-                                   ip=client_ip())
         token = (smart_handoff.issue_token(current_user, client_id, service.id)
                  if decision.allowed else None)
+        smart_access.record_access(current_user, client_id, service and service.id, decision,
+                                   ip=client_ip(),
+                                   token_ref=smart_handoff.token_ref(token) if token else None)
     if not token:
         return error_response(403, f"Accesso negato. {decision.message}",
                               trigger="smart-access-refused")
@@ -162,30 +164,56 @@ def _add_stand_in(state):
                            methods=["GET", "POST"])
 
 
-def access_log_context() -> dict:
-    """The page of the studio's access log asked for by the query string."""
+def log_period_args() -> dict:
+    """The date range of a log's query string ("dal", "al": days), and what is wrong with it."""
+    raw = {name: (request.args.get(name) or "").strip()[:10] for name in ("dal", "al")}
+    days = {name: smart_access.parse_day(value) for name, value in raw.items()}
+    problem = None
+    if any(value and days[name] is None for name, value in raw.items()):
+        problem = "Data non valida: scrivila come gg/mm/aaaa. Il filtro per data non è applicato."
+        days = {"dal": None, "al": None}
+    elif days["dal"] and days["al"] and days["dal"] > days["al"]:
+        problem = "La data «dal» viene dopo la data «al»: il filtro per data non è applicato."
+        days = {"dal": None, "al": None}
+    return {"dal": raw["dal"] if days["dal"] else "", "al": raw["al"] if days["al"] else "",
+            "first": days["dal"], "last": days["al"], "period_problem": problem}
+
+
+def _access_log_args() -> dict:
     outcome = request.args.get("esito", "tutti")
-    args = {
+    return {
         "codice": listing.search_text(request.args.get("codice")),
         "utente": listing.search_text(request.args.get("utente")),
         "esito": outcome if outcome in smart_access.ACCESS_OUTCOMES else "tutti",
         "per_pagina": listing.page_size(request.args.get("per_pagina")),
     }
-    events = smart_access.access_log(
-        current_user.studio_id, args["codice"], args["utente"], args["esito"]
+
+
+def _access_log_query(args: dict, period: dict):
+    return smart_access.access_log(
+        current_user.studio_id, args["codice"], args["utente"], args["esito"],
+        period["first"], period["last"],
     )
+
+
+def access_log_context() -> dict:
+    """The page of the studio's access log asked for by the query string."""
+    args, period = _access_log_args(), log_period_args()
+    events = _access_log_query(args, period)
     paging = listing.make_page(
         events.order_by().count(), listing.page_number(request.args.get("pagina")),
         args["per_pagina"],
     )
+    link_args = {**args, "dal": period["dal"], "al": period["al"]}
     return {
-        "args": args,
+        "args": link_args,
+        "period_problem": period["period_problem"],
         "paging": paging,
-        "events": list(events.limit(paging.size).offset(paging.offset)),
-        "reasons": smart_access.REASONS,
+        "rows": list(smart_access.log_rows(events.limit(paging.size).offset(paging.offset))),
         "page_sizes": listing.PAGE_SIZES,
-        "outcomes": [("tutti", "Tutti"), ("consentito", "Consentito"), ("negato", "Negato")],
-        "page_url": lambda number: url_keeping_args("smart.access_log", args, pagina=number),
+        "outcomes": [("tutti", "Tutti"), *smart_access.OUTCOME_LABELS.items()],
+        "page_url": lambda number: url_keeping_args("smart.access_log", link_args, pagina=number),
+        "csv_url": url_keeping_args("smart.access_log_csv", {**link_args, "per_pagina": None}),
     }
 
 
@@ -196,3 +224,11 @@ def access_log():
     return render_page_or_fragment(
         "smart/access_log.html", "smart/_access_log.html", "access-log", **access_log_context()
     )
+
+
+@bp.get("/area-personale/accessi-smart.csv")
+@allow("admin")
+def access_log_csv():
+    """The access log with the page's filters, every row, as CSV for Excel."""
+    query = _access_log_query(_access_log_args(), log_period_args())
+    return access_csv.download("accessi-servizi-smart", access_csv.studio_log_csv(query))
