@@ -152,10 +152,11 @@ def test_forms_showing_their_errors_pass_axe(page, live_server, browser_login, w
 
     browser_login("admin")
     page.goto(live_server.url + "/area-personale/operatori")
-    page.get_by_label("Nome utente").fill("operatore1")  # taken
-    page.get_by_label("Nome e cognome").fill("Nuovo Operatore")
-    page.get_by_label("E-mail").fill("nuovo@studio.example")
-    page.get_by_role("button", name="Crea operatore").click()
+    new_operator = page.get_by_role("form", name="Nuovo operatore")
+    new_operator.get_by_label("Nome utente").fill("operatore1")  # taken
+    new_operator.get_by_label("Nome e cognome").fill("Nuovo Operatore")
+    new_operator.get_by_label("E-mail").fill("nuovo@studio.example")
+    new_operator.get_by_role("button", name="Crea operatore").click()
     expect(page.locator(".field-error")).to_be_visible()
     problems += findings(page, f"new operator refused at {width}px")
 
