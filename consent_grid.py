@@ -24,36 +24,46 @@ from typing import NamedTuple
 from peewee import Case, Value, fn
 
 import client_search
+import consent_lifetime as lifetime
 import consent_tally
 import listing
-from consent import with_smart_service
+from consent import (
+    ANSWER_STATE_LABELS,
+    answer_state,
+    partial_condition,
+    scopes_of,
+    with_smart_service,
+)
 from mail_rules import CLIENT_MAIL_KINDS
 from models import (
     CONSENT_DECLINED,
+    CONSENT_EXPIRED,
     CONSENT_GRANTED,
     CONSENT_PENDING,
     MAIL_FAILED,
     Client,
     ConsentSelection,
     OutboxMessage,
+    StudioSettings,
+    utcnow,
     write_transaction,
 )
 
 OPS = {"contiene": "Contiene", "inizia": "Inizia con", "uguale": "Uguale a"}
 REQUEST_STATES = {"tutti": "Tutti", "inviato": "Inviato", "non_inviato": "Non inviato"}
-ANSWER_STATES = {
-    "tutti": "Tutti",
-    "in_attesa": "In attesa",
-    "aderito": "aderito",
-    "non_aderito": "non aderito",
-}
+ANSWER_STATES = {"tutti": "Tutti", **ANSWER_STATE_LABELS}
+# "Scadenza": the consents in force that end within 30 days (issue 15).
+EXPIRY_STATES = {"tutte": "Scadenza: tutte", "entro_30": "In scadenza entro 30 giorni"}
 MAIL_STATES = {"tutti": "E-mail: tutte", "in_errore": "E-mail in errore"}
+# The answers whose counts the database keeps (consent_tally) exactly: the other states
+# ("aderito", "parziale", "scaduto") also depend on the time and the services, and are
+# counted from the clients.
 ANSWER_OF_STATE = {
     "in_attesa": CONSENT_PENDING,
-    "aderito": CONSENT_GRANTED,
     "non_aderito": CONSENT_DECLINED,
 }
-ANSWER_LABELS = {CONSENT_PENDING: "In attesa", CONSENT_GRANTED: "aderito", CONSENT_DECLINED: "non aderito"}
+ANSWER_LABELS = {CONSENT_PENDING: "In attesa", CONSENT_GRANTED: "aderito", CONSENT_DECLINED: "non aderito",
+                 CONSENT_EXPIRED: "scaduto"}
 COLUMNS = {
     "codice": "Codice",
     "ragione_sociale": "Ragione sociale",
@@ -62,6 +72,9 @@ COLUMNS = {
     "stato_risposta": "Stato risposta",
     "data_risposta": "Data risposta",
 }
+STATE_CLASSES = {"in_attesa": "pending", "aderito": "granted", "parziale": "granted",
+                 "non_aderito": "declined", "scaduto": "unsent"}
+EXPIRY_COLUMN = "Scadenza"  # not sortable: it is the answer date, read with the studio's rule
 PAGE_SIZES = listing.PAGE_SIZES
 DEFAULT_PAGE_SIZE = 10  # as in the release note ("Elem. pag. 10")
 CODE_MAX_LENGTH = 100
@@ -78,6 +91,7 @@ class GridState:
     stato_richiesta: str = "tutti"
     stato_risposta: str = "tutti"
     stato_email: str = "tutti"  # "in_errore": the client's latest message failed
+    scadenza: str = "tutte"  # "entro_30": in force and ending within 30 days
     ordina: str = "codice"
     pagina: int = 1
     per_pagina: int = DEFAULT_PAGE_SIZE
@@ -123,6 +137,7 @@ class GridState:
             stato_richiesta=choice("stato_richiesta", REQUEST_STATES),
             stato_risposta=choice("stato_risposta", ANSWER_STATES),
             stato_email=choice("stato_email", MAIL_STATES),
+            scadenza=choice("scadenza", EXPIRY_STATES),
             ordina=sort,
             pagina=min(page, LAST_PAGE),
             per_pagina=size,
@@ -139,8 +154,9 @@ class GridState:
 
     @property
     def is_filtered(self) -> bool:
-        return (bool(self.codice) or bool(self.cerca) or self.stato_richiesta != "tutti" or self.stato_risposta != "tutti"
-                or self.stato_email != "tutti")
+        return (bool(self.codice) or bool(self.cerca) or self.stato_richiesta != "tutti"
+                or self.stato_risposta != "tutti" or self.stato_email != "tutti"
+                or self.scadenza != "tutte")
 
     def order_after_clicking(self, column: str) -> str:
         """The ``ordina`` after clicking ``column``'s header: ascending, or reversed if already sorted by it."""
@@ -167,8 +183,8 @@ class GridState:
 
 
 _SORT_ORDERS = frozenset(COLUMNS) | {f"-{column}" for column in COLUMNS}
-_QUERY_FIELDS = ("codice", "op", "cerca", "stato_richiesta", "stato_risposta", "stato_email", "ordina",
-                 "pagina", "per_pagina")
+_QUERY_FIELDS = ("codice", "op", "cerca", "stato_richiesta", "stato_risposta", "stato_email",
+                 "scadenza", "ordina", "pagina", "per_pagina")
 _DEFAULT_STATE = GridState()
 
 
@@ -189,7 +205,24 @@ def listed_clients(studio_id: int):
     return (Client.studio == studio_id) & with_smart_service()
 
 
-def filtered_clients(studio_id: int, state: GridState):
+def answer_condition(studio_id: int, answer: str, now=None):
+    """Condition: the clients whose "Stato risposta" is ``answer`` (a key of ANSWER_STATE_LABELS) at ``now``.
+
+    The same states as ``consent.answer_state`` reads one row: a granted consent past its
+    lifetime is "scaduto" from that instant, before the daily task records it.
+    """
+    now = now or utcnow()
+    if answer in ANSWER_OF_STATE:
+        return Client.consent_answer == ANSWER_OF_STATE[answer]
+    if answer == "scaduto":
+        return (Client.consent_answer == CONSENT_EXPIRED) | lifetime.expired_condition(now, studio_id)
+    in_force = lifetime.in_force_condition(now, studio_id)
+    if answer == "parziale":
+        return in_force & partial_condition()
+    return in_force & ~partial_condition()  # "aderito"
+
+
+def filtered_clients(studio_id: int, state: GridState, now=None):
     """Condition: the listed clients that match the grid's filters."""
     condition = listed_clients(studio_id)
     if state.codice:
@@ -206,7 +239,9 @@ def filtered_clients(studio_id: int, state: GridState):
     elif state.stato_richiesta == "non_inviato":
         condition &= Client.consent_requested_at.is_null()
     if state.stato_risposta != "tutti":
-        condition &= Client.consent_answer == ANSWER_OF_STATE[state.stato_risposta]
+        condition &= answer_condition(studio_id, state.stato_risposta, now)
+    if state.scadenza == "entro_30":
+        condition &= lifetime.expiring_condition(now or utcnow(), studio_id)
     if state.stato_email == "in_errore":
         condition &= latest_mail_failed()
     return condition
@@ -231,6 +266,7 @@ def _answer_rank():
             (Client.consent_answer == CONSENT_GRANTED, 1),
             (Client.consent_answer == CONSENT_PENDING, 2),
             (Client.consent_answer == CONSENT_DECLINED, 3),
+            (Client.consent_answer == CONSENT_EXPIRED, 4),
         ],
         None,
     )
@@ -268,10 +304,30 @@ class GridRow(NamedTuple):
     answer: str | None
     answered_at: object
     selected: bool
+    months: int | None = None  # the studio's "Durata del consenso"
+    state: str = ""  # "Stato risposta": a key of ANSWER_STATE_LABELS ("" : no answer)
+    scope: tuple = ()  # the names of the services the consent covers now
+    left_out: tuple = ()  # the active services it does not cover (while in force)
 
     @property
     def answer_label(self) -> str:
-        return ANSWER_LABELS.get(self.answer, "")
+        return ANSWER_STATE_LABELS.get(self.state, "")
+
+    @property
+    def state_class(self) -> str:
+        """The badge's look: a partial consent looks granted, an expired one as never sent."""
+        return STATE_CLASSES.get(self.state, "")
+
+    @property
+    def last_valid_day(self):
+        """The consent's last valid day (None: no consent given, or "senza scadenza")."""
+        if self.answer not in (CONSENT_GRANTED, CONSENT_EXPIRED):
+            return None
+        return lifetime.last_valid_day(self.answered_at, self.months)
+
+    @property
+    def without_expiry(self) -> bool:
+        return self.answer == CONSENT_GRANTED and not self.months
 
 
 @dataclass(frozen=True)
@@ -303,15 +359,35 @@ def _rows_query(studio_id: int, user_id: int, state: GridState):
         Client.consent_answer,
         Client.consent_answered_at,
         selected.alias("selected"),
+        _months_of(studio_id).alias("months"),
         _selection_of(user_id).alias("selection_size"),
     ).where(filtered_clients(studio_id, state)).tuples()
 
 
+def _months_of(studio_id: int):
+    # In the rows' statement, not one of its own: the grid stays within its statements.
+    return StudioSettings.select(StudioSettings.consent_months).where(StudioSettings.studio == studio_id)
+
+
 def _grid_rows(clients) -> tuple[list, int | None]:
-    """Rows as plain tuples, and the selection's size each of them carries."""
-    rows, selection = [], None
-    for *columns, selected, size in clients:
-        rows.append(GridRow(*columns, selected=bool(selected)))
+    """Rows as plain tuples, each with its answer state and scope, and the selection's size.
+
+    The scope of the page's clients is read in one statement (none for an empty page).
+    """
+    found, selection = list(clients), None
+    scopes = scopes_of([columns[0] for columns in found])
+    now = utcnow()
+    rows = []
+    for *columns, selected, months, size in found:
+        scope = scopes[columns[0]]
+        partial = any(not item.consented for item in scope)
+        row = GridRow(*columns, selected=bool(selected), months=months)
+        state = answer_state(row.answer, row.answered_at, months, partial, now)
+        in_force = state in ("aderito", "parziale")
+        rows.append(row._replace(
+            state=state,
+            scope=tuple(item.name for item in scope if item.consented) if in_force else (),
+            left_out=tuple(item.name for item in scope if not item.consented) if in_force else ()))
         selection = size
     return rows, selection
 
@@ -335,7 +411,8 @@ def count_matching(studio_id: int, user_id: int, state: GridState) -> tuple[int,
     Without a code, search or e-mail filter the filters are consent groups, whose sizes the
     database keeps: a handful of rows are read, not the studio's clients.
     """
-    if state.codice or state.cerca or state.stato_email != "tutti":
+    if (state.codice or state.cerca or state.stato_email != "tutti" or state.scadenza != "tutte"
+            or state.stato_risposta not in ("tutti", *ANSWER_OF_STATE)):
         query = Client.select(fn.COUNT(Client.id)).where(filtered_clients(studio_id, state))
     else:
         requested = {"tutti": None, "inviato": True, "non_inviato": False}[state.stato_richiesta]

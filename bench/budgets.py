@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from bench import NA
 
 GRID = ("grid_first", "grid_contains", "grid_search", "grid_sorted", "grid_last")
-PAGES = ("healthz", *GRID, "consent_page", "client_home", "admin_home", "smart_operator")
+SMART_LIST = ("smart_operator", "smart_operator_waiting", "smart_admin")
+PAGES = ("healthz", *GRID, "consent_page", "client_home", "admin_home", *SMART_LIST)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ BUDGETS = (
       for case in GRID),
     # the whole consent page: the grid, the counts per state and the weekly chart (issue 17)
     Budget("scaling", 1.5, "consent_page"),
+    # a page of /servizi-smart (issue 15): flat in the studio's size and the clients managed
+    *(Budget("scaling", 1.5, case) for case in SMART_LIST),
     # statements per request: the same at both sizes for every page, and few for the grid
     *(Budget("statements_growth", 0, case) for case in PAGES),
     *(Budget("grid_statements", 4, case) for case in GRID),

@@ -91,6 +91,10 @@ def page_cases() -> list[dict]:
          "headers": {}},
         {"key": "smart_operator", "label": "/servizi-smart (operatore)", "user": "operatore1",
          "url": "/servizi-smart", "headers": {}},
+        {"key": "smart_operator_waiting", "label": "/servizi-smart, «Non ha ancora risposto»",
+         "user": "operatore1", "url": "/servizi-smart?stato=senza_risposta", "headers": {}},
+        {"key": "smart_admin", "label": "/servizi-smart (admin), «Raggiungibili»", "user": "admin",
+         "url": "/servizi-smart?stato=raggiungibili", "headers": {}},
     ]
     return cases
 

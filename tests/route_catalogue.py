@@ -244,6 +244,10 @@ NOT_OBJECT_FIELDS = {
     "file", "invita",
     # the access logs' period
     "dal", "al",
+    # issue 15: "Durata del consenso", the grid's "Scadenza", the /servizi-smart filter and
+    # its keyset cursors (codes), Altri Dati's services (ids of the SMART catalogue, shared
+    # by every studio; only the client's own active services are ever changed)
+    "durata", "scadenza", "stato", "dopo", "prima", "servizio", "servizi_mostrati",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -192,7 +193,7 @@ def test_send_to_all_skips_those_who_consented(browser_login, live_server):
     for code in ("000120", "000131", "000145", "000150"):
         expect(row(page, code).locator("td.col-stato_risposta")).to_have_text("In attesa")
     expect(row(page, "PINK").locator("td.col-data_richiesta")).to_have_text("18/06/2020 11:20")
-    expect(row(page, "PINK").locator("td.col-stato_risposta")).to_have_text("aderito")
+    expect(row(page, "PINK").locator("td.col-stato_risposta .state")).to_have_text("aderito")
 
     page.get_by_role("link", name="Invia a tutti").click()
     expect(page.locator(".confirm-panel")).to_contain_text("La richiesta sarà inviata a 4 clienti")
@@ -209,7 +210,8 @@ def test_history_opens_in_place_and_closes_back_to_the_grid(browser_login, live_
     expect(dialog).to_be_visible()
     expect(dialog.get_by_role("heading")).to_be_focused()
     cells = dialog.locator("tbody tr").first.locator("td")
-    expect(cells.nth(1)).to_have_text("Consenso dato (aderito)")
+    # issue 15: the event's scope and expiry follow its kind
+    expect(cells.nth(1)).to_have_text(re.compile(r"^Consenso dato \(aderito\)"))
     expect(dialog.locator("tbody tr").nth(1).locator("td").nth(1)).to_have_text("Richiesta inviata")
     shot(page, "grid-history")
     page.keyboard.press("Escape")

@@ -91,7 +91,7 @@ def test_the_consent_grid_shows_one_card_per_client_below_its_filters(browser_lo
     for state, date in (("stato richiesta", "data richiesta"), ("stato risposta", "data risposta")):
         state_box, date_box = fields[state].bounding_box(), fields[date].bounding_box()
         assert abs(state_box["y"] - date_box["y"]) < 2 and state_box["x"] < date_box["x"], state
-    assert card.evaluate(CARD_LABELS) == ['"Stato richiesta"', '"Data richiesta"', '"Stato risposta"', '"Data risposta"']
+    assert card.evaluate(CARD_LABELS)[:4] == ['"Stato richiesta"', '"Data richiesta"', '"Stato risposta"', '"Data risposta"']
 
     # the filters, with their names shown, above the first card
     first_card = page.locator("#consent-grid tbody tr").first
@@ -116,7 +116,7 @@ def test_the_consent_grid_stays_a_table_on_a_desktop(browser_login, live_server)
     row = page.locator("#consent-grid tbody tr").first
     assert row.evaluate("row => getComputedStyle(row).display") == "table-row"
     expect(page.get_by_role("columnheader", name="Stato risposta")).to_be_visible()
-    assert row.evaluate(CARD_LABELS) == ["none"] * 4  # no labels inside a table's cells
+    assert set(row.evaluate(CARD_LABELS)) == {"none"}  # no labels inside a table's cells
     expect(page.locator("label[for=grid-stato-risposta]")).not_to_be_in_viewport()  # named for screen readers only
 
 
@@ -170,7 +170,7 @@ def test_the_smart_list_and_the_access_log_are_cards_on_a_phone(page, browser_lo
     open_a_service(page, origin)
     page.goto(origin + "/servizi-smart")
     assert_fits_the_phone(page)
-    assert_rows_are_cards(page, page.locator("#smart-clients table"), ["Codice", "Ragione sociale", "Servizi SMART attivi"])
+    assert_rows_are_cards(page, page.locator("#smart-clients table"), ["Codice", "Ragione sociale", "Stato", "Servizi SMART attivi"])
     access = page.get_by_role("button", name="Accedi a Fattura SMART di PINK")
     access.scroll_into_view_if_needed()
     expect(access).to_be_in_viewport()

@@ -60,7 +60,8 @@ def test_operator_reaches_consenting_clients_only_and_every_attempt_is_logged(
     tile.click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Servizi SMART")
     rows = page.locator(".smart-table tbody tr")
-    expect(rows).to_have_count(3)
+    expect(rows).to_have_count(5)  # every client he manages with a service, reachable or not
+    expect(page.get_by_role("button", name=re.compile("^Accedi a"))).to_have_count(6)
     shot(page, "servizi-smart.png")
     requests = []
     page.on("request", lambda request: requests.append(request))
@@ -81,7 +82,7 @@ def test_operator_reaches_consenting_clients_only_and_every_attempt_is_logged(
     expect(page).to_have_url(live_server.url + "/servizi-smart")
 
     page.goto(live_server.url + "/servizi-smart")
-    expect(rows).to_have_count(3)
+    expect(rows).to_have_count(5)
 
     # Meanwhile, in another browser, the client sees the access and unticks the flag in Altri Dati.
     client_context = browser.new_context(**browser_context_args)
@@ -104,7 +105,10 @@ def test_operator_reaches_consenting_clients_only_and_every_attempt_is_logged(
     page.get_by_role("button", name="Accedi a Fattura SMART di PINK").click()
     expect(page.get_by_role("alert")).to_contain_text(
         "Accesso negato. Il cliente non ha dato il consenso all'accesso ai suoi Servizi SMART.")
-    expect(rows).to_have_count(2)  # the list refreshed itself: PINK is gone
+    # the list refreshed itself: PINK is still his, now out of reach and saying why
+    expect(rows).to_have_count(5)
+    expect(rows.filter(has_text="PINK").locator(".smart-state")).to_have_text("ha revocato il consenso")
+    expect(page.get_by_role("button", name=re.compile("di PINK$"))).to_have_count(0)
     assert page.url == live_server.url + "/servizi-smart"
     shot(page, "refused.png")
     assert access_events()[-2:] == [
@@ -128,6 +132,7 @@ def test_operator_reaches_consenting_clients_only_and_every_attempt_is_logged(
     assert access_events()[-1] == ("operatore2", "002420.002420", "fattura_smart", False, "cliente_non_gestito")
     page.goto(f"{live_server.url}/servizi-smart?q=002420")
     expect(page.locator(".smart-table")).to_have_count(0)
+    expect(page.locator("#smart-clients")).to_contain_text("Nessun cliente corrisponde alla ricerca.")
     log_out(page, live_server)
 
     page = browser_login("admin")

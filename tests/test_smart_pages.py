@@ -60,14 +60,64 @@ def table_codes(page):
     return [visible_text(row.find("td")) for row in page.select(".smart-table tbody tr")]
 
 
-def test_list_shows_exactly_the_reachable_clients_and_their_services(app, db):
+def row_of(page, code):
+    (row,) = [r for r in page.select(".smart-table tbody tr") if visible_text(r.find("td")) == code]
+    return row
+
+
+def state_of(page, code):
+    return visible_text(row_of(page, code).select_one(".smart-state"))
+
+
+def accedi_labels(page):
+    return [button["aria-label"] for button in page.select(".smart-table button")]
+
+
+def test_list_shows_every_managed_client_reachable_or_with_the_reason(app, db):
     set_option7(on=True)
     set_switch("operatore1")
     page = parse(login_as(app, "operatore1").get("/servizi-smart"))
-    assert table_codes(page) == ["000006.000010", "002420.002420", "PINK"]
-    pink_row = page.select(".smart-table tbody tr")[2]
+    # 000200 is managed too, but has no SMART service: nothing to open, not listed
+    assert table_codes(page) == ["000006.000010", "000131", "000145", "002420.002420", "PINK"]
+    assert [state_of(page, code) for code in table_codes(page)] == [
+        "raggiungibile", "non ha ancora risposto", "ha revocato il consenso", "raggiungibile",
+        "raggiungibile"]
+    pink_row = row_of(page, "PINK")
     assert [visible_text(s) for s in pink_row.select(".smart-service-name")] == ["Fattura SMART", "SMART Hub"]
-    assert "Elementi 1 - 3 di 3" in visible_text(page.select_one(".smart-pager"))
+    assert accedi_labels(page) == [
+        "Accedi a Fattura SMART di 000006.000010", "Accedi a SMART Hub di 000006.000010",
+        "Accedi a Fattura SMART di 002420.002420", "Accedi a Corrispettivi SMART di 002420.002420",
+        "Accedi a Fattura SMART di PINK", "Accedi a SMART Hub di PINK"]
+    assert page.select_one(".smart-pager") is None  # one page: no paging links
+
+
+@pytest.mark.parametrize(("state", "codes"), [
+    ("raggiungibili", ["000006.000010", "002420.002420", "PINK"]),
+    ("senza_risposta", ["000131"]),
+    ("revocato", ["000145"]),
+    ("tutti", ["000006.000010", "000131", "000145", "002420.002420", "PINK"]),
+    ("sconosciuto", ["000006.000010", "000131", "000145", "002420.002420", "PINK"]),
+])
+def test_list_filters_by_state(app, db, state, codes):
+    set_option7(on=True)
+    set_switch("operatore1")
+    operator = login_as(app, "operatore1")
+    page = parse(operator.get(f"/servizi-smart?stato={state}"))
+    assert table_codes(page) == codes
+    selected = page.select_one("#smart-state option[selected]")
+    assert selected["value"] == (state if state != "sconosciuto" else "tutti")
+
+
+def test_reachable_filter_lists_as_many_clients_as_the_tile_counts(app, db):
+    set_option7(on=True)
+    set_switch("operatore1")
+    operator = login_as(app, "operatore1")
+    count = visible_text(tile(parse(operator.get("/"))).select_one(".tile-count"))
+    assert len(table_codes(parse(operator.get("/servizi-smart?stato=raggiungibili")))) == int(count) == 3
+    Client.update(consent_answer="declined").where(Client.code == "PINK").execute()
+    count = visible_text(tile(parse(operator.get("/"))).select_one(".tile-count"))
+    page = parse(operator.get("/servizi-smart?stato=raggiungibili"))
+    assert len(table_codes(page)) == int(count) == 2
 
 
 def test_list_says_why_a_user_without_access_sees_nothing(app, db):
@@ -85,10 +135,10 @@ def test_list_is_closed_to_clients_and_empty_for_other_studios(app, db, username
     if username == "pink":
         assert response.status_code == 403
     else:
-        assert table_codes(parse(response)) == []
+        assert not {"PINK", "000131"} & set(table_codes(parse(response)))
 
 
-def test_search_treats_wildcards_literally_and_pages_forgive_bad_input(app, db, hx):
+def test_search_treats_wildcards_literally_and_bad_input_gets_defaults(app, db, hx):
     set_option7(on=True)
     admin = login_as(app, "admin")
     assert table_codes(parse(admin.get("/servizi-smart?q=pink"))) == ["PINK"]
@@ -96,14 +146,32 @@ def test_search_treats_wildcards_literally_and_pages_forgive_bad_input(app, db, 
     assert table_codes(parse(admin.get("/servizi-smart?q=_"))) == []
     assert table_codes(parse(admin.get("/servizi-smart?q=SMART"))) == []
     page = parse(admin.get("/servizi-smart?pagina=abc&per_pagina=7"))
-    assert len(table_codes(page)) == 7
-    page = parse(admin.get("/servizi-smart?pagina=99&per_pagina=10"))
-    assert "Pagina 1 di 1" in visible_text(page.select_one(".smart-pager"))
+    assert len(table_codes(page)) == 11  # every client with a service, the default page size
+    page = parse(admin.get("/servizi-smart?dopo=" + "Z" * 500))
+    assert table_codes(page) == []
     fragment = admin.get("/servizi-smart?q=000", headers=hx("smart-clients"))
     assert fragment.status_code == 200 and "Vary" in fragment.headers
     root = parse(fragment)
     assert root.find("html") is None and root.select_one("div#smart-clients")
-    assert table_codes(root) == ["000004", "000006.000010", "000011", "000088"]
+    assert table_codes(root) == ["000004", "000006.000010", "000011", "000088", "000120",
+                                 "000131", "000145", "000150"]
+
+
+def test_pages_follow_the_codes_forward_and_back(app, db):
+    set_option7(on=True)
+    admin = login_as(app, "admin")
+    first = parse(admin.get("/servizi-smart?per_pagina=10&stato=tutti"))
+    assert len(table_codes(first)) == 10
+    assert first.select_one("#smart-clients-pager-prev") is None
+    next_url = first.select_one("#smart-clients-pager-next")["href"]
+    assert "per_pagina=10" in next_url
+    second = parse(admin.get(next_url))
+    assert table_codes(second) == ["PINK"]
+    assert second.select_one("#smart-clients-pager-next") is None
+    back = parse(admin.get(second.select_one("#smart-clients-pager-prev")["href"]))
+    assert table_codes(back) == table_codes(first)
+    assert back.select_one("#smart-clients-pager-prev") is None
+    assert back.select_one("#smart-clients-pager-next")["href"] == next_url
 
 
 def grant_synthetic_clients(count):
@@ -126,6 +194,6 @@ def test_list_and_tile_cost_the_same_statements_for_10_or_2000_clients(app, hx):
         assert response.status_code == 200 and home.status_code == 200
         counts.append((page_cost.count, home_cost.count))
         shown = len(table_codes(parse(response)))
-        assert shown == (7 + 8 if size == 10 else 100), shown  # 4 in 5 synthetic clients have services
+        assert shown == (11 + 8 if size == 10 else 100), shown  # 4 in 5 synthetic clients have services
     assert counts[0] == counts[1], counts
     assert counts[0][0] <= 8, counts

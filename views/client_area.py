@@ -13,9 +13,11 @@ from flask_login import current_user
 
 import access_csv
 import consent
+import consent_lifetime
 import mail
 import smart_access
-from models import CONSENT_GRANTED, CONSENT_PENDING, Client, Studio
+from listing import parse_id
+from models import CONSENT_GRANTED, Client, Studio
 from views import allow, client_ip, is_htmx, redirect_to, render_page_or_fragment, user_agent
 from views.messages import error_response, message_response
 from views.smart import log_period_args
@@ -44,6 +46,14 @@ FLAG_SAVED = {
 FLAG_UNCHANGED = "Nessuna modifica: la tua scelta era già registrata."
 BAD_FLAG = "Valore non valido per l'autorizzazione ai Servizi SMART."
 FLAG_VALUES = {"0": False, "1": True}
+# One service's checkbox (issue 15): what consent.set_service_consent did -> the message.
+SERVICE_SAVED = {
+    "granted": "Salvato: hai autorizzato il tuo Professionista all'utilizzo di «{name}».",
+    "scope": {True: "Salvato: il tuo Professionista può utilizzare anche «{name}».",
+              False: "Salvato: il tuo Professionista non potrà più utilizzare «{name}»."},
+    "revoked": FLAG_SAVED[False],
+}
+BAD_SERVICE = "Servizio SMART non valido: ricarica la pagina e riprova."
 
 
 def ask_for_consent(user) -> None:
@@ -61,10 +71,8 @@ def consent_modal_wanted() -> bool:
     """Tell whether the client's home shows the consent modal now (no query unless it might)."""
     if not session.get(ASK_FOR_CONSENT):
         return False
-    return (
-        Client.select(Client.consent_answer).where(Client.id == current_user.client_id).scalar()
-        == CONSENT_PENDING
-    )
+    # Pending, or a renewal asked of a consent expired or about to (issue 15).
+    return consent.awaits_answer(current_user.client_id)
 
 
 @bp.app_context_processor
@@ -80,8 +88,11 @@ WORDING_NAMES = ("MODAL_TITLE", "MODAL_INTRO", "MODAL_PROMPT", "MODAL_YES", "MOD
 
 def client_home() -> dict:
     """What the client's home shows: its company, its studio, whether the consent modal opens."""
-    return {"client": own_client(), "studio": Studio.get_by_id(current_user.studio_id),
-            "consent_modal": consent_modal_wanted()}
+    client = own_client()
+    modal = consent_modal_wanted()
+    return {"client": client, "studio": Studio.get_by_id(current_user.studio_id),
+            "consent_modal": modal,
+            "renewal_notice": consent.renewal_notice(client) if modal else None}
 
 
 def _consent_form(status=200, **context):
@@ -129,10 +140,13 @@ def dismiss_consent():
 
 def _other_data(status=200, **context):
     client = own_client()
+    validity = consent.validity(client)
+    in_force = client.consent_answer == CONSENT_GRANTED and not validity.expired
     period = log_period_args()
     return render_page_or_fragment(
         "client_area/other_data.html", "client_area/_other_data_form.html", "altri-dati-form",
-        status=status, client=client, authorized=client.consent_answer == CONSENT_GRANTED,
+        status=status, client=client, authorized=in_force, validity=validity,
+        scope=consent.scope_of(client.id), renewal_notice=consent.renewal_notice(client),
         smart_accesses=smart_access.client_access_log(client.id, first=period["first"],
                                                       last=period["last"]),
         period=period,
@@ -140,7 +154,6 @@ def _other_data(status=200, **context):
                                  **{k: period[k] for k in ("dal", "al") if period[k]}),
         **context,
     )
-
 
 @bp.get("/area-personale/altri-dati/accessi-smart.csv")
 @allow("client")
@@ -152,10 +165,54 @@ def smart_accesses_csv():
     return access_csv.download("accessi-miei-servizi-smart", access_csv.client_log_csv(events))
 
 
+def _ticked_services(form) -> tuple[set, set] | None:
+    """The services shown and those ticked, as the form says; None if it says nonsense."""
+    shown = [parse_id(value) for value in form.getlist("servizi_mostrati")]
+    ticked = [parse_id(value) for value in form.getlist("servizio")]
+    if None in shown or None in ticked or not set(ticked) <= set(shown):
+        return None
+    return set(shown), set(ticked)
+
+
+def _save_service(client: Client, shown: set, ticked: set):
+    """Apply the service checkbox that differs from what is recorded: (message, changed, its id).
+
+    The form holds the whole state; a change event saves at once, so one box differs
+    (a post without script may change several: each is applied in turn).
+    """
+    message, changed, control = FLAG_UNCHANGED, False, None
+    for item in consent.scope_of(client.id):
+        wanted = item.service_id in ticked
+        if item.service_id not in shown or wanted == (item.consented and _in_force(client)):
+            continue
+        outcome = consent.set_service_consent(client, current_user, item.service_id, wanted,
+                                              ip=client_ip(), user_agent=user_agent())
+        if outcome is None:
+            continue
+        changed, control = True, item.service_id
+        saved = SERVICE_SAVED[outcome]
+        message = (saved[wanted] if isinstance(saved, dict) else saved).format(name=item.name)
+        if outcome == "revoked":
+            mail.wake()  # the revocation committed: the administrator's notice goes now
+        client = own_client()
+    return message, changed, control
+
+
+def _in_force(client: Client) -> bool:
+    return client.consent_answer == CONSENT_GRANTED and not consent_lifetime.is_expired(
+        client.consent_answered_at, consent_lifetime.studio_months(client.studio_id))
+
+
 @bp.route("/area-personale/altri-dati", methods=["GET", "POST"])
 @allow("client")
 def other_data():
-    """Altri Dati: the "Servizi SMART" flag; ticking grants consent, unticking revokes it."""
+    """Altri Dati: the "Servizi SMART" flag and one checkbox per active service.
+
+    Ticking the flag grants every active service, unticking it revokes; a service's
+    checkbox widens or narrows the consent, and unticking the last one revokes it.
+    The form sends its whole state: the flag changed is the flag's answer, otherwise
+    the service box that differs from what is recorded.
+    """
     if request.method == "GET":
         return _other_data()
     # The form always sends the field: a hidden "0", then the checkbox's "1" if ticked.
@@ -164,10 +221,18 @@ def other_data():
     if not values or any(value not in FLAG_VALUES for value in values):
         return error_response(400, BAD_FLAG)
     authorized = FLAG_VALUES[values[-1]]
+    client = own_client()
+    if "servizi_mostrati" in request.form and authorized == _in_force(client):
+        services = _ticked_services(request.form)
+        if services is None:
+            return error_response(400, BAD_SERVICE)
+        message, changed, control = _save_service(client, *services)
+        return _other_data(message=message, level="success" if changed else "info",
+                           changed_control=control)
     changed = consent.set_authorization(
-        own_client(), current_user, authorized, ip=client_ip(), user_agent=user_agent()
+        client, current_user, authorized, ip=client_ip(), user_agent=user_agent()
     )
     if changed and not authorized:
         mail.wake()  # the revocation committed: the administrator's notice goes now
     return _other_data(message=FLAG_SAVED[authorized] if changed else FLAG_UNCHANGED,
-                       level="success" if changed else "info")
+                       level="success" if changed else "info", changed_control="autorizzo")

@@ -37,6 +37,7 @@ import consent_campaign
 import consent_export
 import consent_grid
 import consent_history
+import consent_lifetime
 import consent_wordings
 import italian
 import listing
@@ -112,12 +113,15 @@ def render_grid(state: consent_grid.GridState, status: int = 200, message: str |
 
     ``mail_queued``: the action put mail in the outbox, so the progress region is told.
     """
+    grid = consent_grid.load_page(current_user.studio_id, current_user.id, state)
     if not wants_fragment(GRID_ID):  # the page also shows the mail rules and the delivery
         if "rules" not in context:
             context.update(_rules_context())
+        if "duration" not in context:
+            # The rows carry the studio's rule: read it apart only for an empty grid.
+            context.update(_duration_context(**({"duration": grid.rows[0].months} if grid.rows else {})))
         context.setdefault("progress", mail_rules.latest_progress(current_user.studio_id))
         context.update(consent_campaign.campaign(current_user.studio_id))
-    grid = consent_grid.load_page(current_user.studio_id, current_user.id, state)
     state = grid.state
     if message is None and state.corrected:
         message, level = CORRECTED_MESSAGE, "warning"
@@ -131,7 +135,8 @@ def render_grid(state: consent_grid.GridState, status: int = 200, message: str |
         grid=grid, state=state, grid_url=grid_url,
         page_url=lambda number: grid_url(state, pagina=number), ops=consent_grid.OPS,
         request_states=consent_grid.REQUEST_STATES, answer_states=consent_grid.ANSWER_STATES,
-        mail_states=consent_grid.MAIL_STATES,
+        mail_states=consent_grid.MAIL_STATES, expiry_states=consent_grid.EXPIRY_STATES,
+        expiry_column=consent_grid.EXPIRY_COLUMN,
         columns=consent_grid.COLUMNS, page_sizes=consent_grid.PAGE_SIZES,
         plural=plural, plural_article=consent_grid.plural_article,
         message=message, level=level, intro=INTRO, back_url=back_url, **context,
@@ -522,6 +527,45 @@ def save_rules():
         return redirect_to("consents.index")
     return render_template("consents/_mail_rules.html",
                            **_rules_context(rules_status="Salvato"))
+
+
+# --- "Durata del consenso" ---------------------------------------------------------------
+
+DURATION_TITLE = "Durata del consenso"
+
+
+def _duration_context(**extra) -> dict:
+    """The duration form's context: the studio's saved rule and the choices (and an error)."""
+    if "duration" not in extra:
+        extra["duration"] = consent_lifetime.studio_months(current_user.studio_id)
+    return {"duration_options": consent_lifetime.DURATION_OPTIONS, **extra}
+
+
+def _duration_label(months) -> str:
+    return dict(consent_lifetime.DURATION_OPTIONS)[months]
+
+
+@bp.post("/durata")
+@allow("admin")
+def save_duration():
+    """Save the studio's "Durata del consenso"; consents it ends expire at once (and are said so)."""
+    try:
+        months = consent_lifetime.parse_months(request.form.get("durata"))
+    except consent_lifetime.InvalidDuration as invalid:
+        context = _duration_context(duration_error=str(invalid))
+        if not is_htmx():
+            return render_grid(consent_grid.GridState(), 422, **context)
+        return make_response(render_template("consents/_consent_duration.html", **context), 422)
+    with models.write_transaction():
+        expired = consent_lifetime.set_studio_months(current_user.studio_id, months)
+        audit.record("settings_changed", option=DURATION_TITLE, value=_duration_label(months))
+    message = f"{DURATION_TITLE}: {_duration_label(months).lower()}."
+    if expired:
+        message += (f" {italian.format_number(expired)} "
+                    + ("consenso è scaduto ora." if expired == 1 else "consensi sono scaduti ora."))
+    # The whole page again, not the form alone: the grid's "Scadenza" and states change with it.
+    flash(message, "success")
+    return redirect_to("consents.index")
 
 
 @bp.get("/posta")

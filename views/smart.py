@@ -21,6 +21,7 @@ import access_csv
 import listing
 import smart_access
 import smart_handoff
+import smart_list
 import throttle
 from models import SmartService, write_transaction
 from views import (
@@ -35,26 +36,34 @@ from views.messages import error_response
 
 bp = Blueprint("smart", __name__)
 
+CODE_MAX_LENGTH = 40  # Client.code's length: a longer cursor is cut, never an error
+
 
 def clients_context() -> dict:
-    """The page of reachable clients asked for by the query string, with their services."""
+    """The page of the user's clients asked for by the query string, each reachable or with the reason."""
     search = listing.search_text(request.args.get("q"))
+    state = request.args.get("stato", "tutti")
+    state = state if state in smart_list.STATES else "tutti"
     size = listing.page_size(request.args.get("per_pagina"))
-    reachable = smart_access.reachable_clients(current_user, search)
-    page = listing.make_page(
-        reachable.order_by().count(), listing.page_number(request.args.get("pagina")), size
-    )
-    clients = list(reachable.limit(page.size).offset(page.offset))
-    services = smart_access.services_of(client.id for client in clients)
+    after = request.args.get("dopo") or None
+    before = request.args.get("prima") or None
+    refusal = smart_access.user_refusal(current_user)
+    page = None
+    if refusal.allowed:
+        page = smart_list.load_page(current_user, search, state, size,
+                                    after=after and after[:CODE_MAX_LENGTH],
+                                    before=before and before[:CODE_MAX_LENGTH])
+    args = {"q": search, "stato": "" if state == "tutti" else state,
+            "per_pagina": "" if size == listing.DEFAULT_PAGE_SIZE else size}
     return {
         "search": search,
-        "paging": page,
+        "state": state,
+        "states": smart_list.STATES,
+        "size": size,
+        "listing": page,
         "page_sizes": listing.PAGE_SIZES,
-        "rows": [(client, services[client.id]) for client in clients],
-        "refusal": smart_access.user_refusal(current_user),
-        "page_url": lambda number: url_keeping_args(
-            "smart.index", {"q": search, "per_pagina": size}, pagina=number
-        ),
+        "refusal": refusal,
+        "page_url": lambda **cursor: url_keeping_args("smart.index", args, **cursor),
     }
 
 
