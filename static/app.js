@@ -158,3 +158,25 @@
     submitHandOff();
   }
 })();
+
+// --- Side menu on a phone ------------------------------------------
+// Up to 760 px wide the Area personale's menu folds behind its "Menu" button (the CSS hides
+// the list only once this script has made the button work, so without it the menu stays open).
+(function () {
+  function setUpFoldingMenus() {
+    document.querySelectorAll(".side-menu-toggle").forEach(function (button) {
+      const menu = button.closest(".side-menu");
+      if (!menu || menu.classList.contains("is-folding")) return;
+      menu.classList.add("is-folding");
+      button.addEventListener("click", function () {
+        button.setAttribute("aria-expanded", button.getAttribute("aria-expanded") === "true" ? "false" : "true");
+      });
+    });
+  }
+  document.addEventListener("htmx:after:swap", setUpFoldingMenus);  // a menu arriving in a swap
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", setUpFoldingMenus);
+  } else {
+    setUpFoldingMenus();
+  }
+})();
