@@ -43,6 +43,7 @@ def test_admin_finds_and_edits_a_client_in_place(browser_login, live_server):
     expect(page.get_by_role("status")).to_contain_text("Link per la password inviato a pink")
 
     page.get_by_role("button", name="Disattiva cliente").click()
+    page.get_by_role("button", name="Sì, disattiva il cliente").click()  # asked first
     expect(page.get_by_role("status")).to_contain_text("Cliente PINK disattivato")
     expect(page.get_by_label("Fattura SMART")).to_be_disabled()
     expect(page.get_by_label("Fattura SMART")).not_to_be_checked()

@@ -121,8 +121,7 @@ def test_the_smart_tile_and_the_operators_counts(big, admin):
         Client.update(consent_answer="granted").where(Client.code.startswith("S")).execute()
     home = parse(admin.get("/"))
     assert visible_text(home.select_one("a.smart-tile .tile-count")) == "2.407"
-    listing_page = parse(admin.get("/servizi-smart"))
-    assert visible_text(listing_page.select_one(".pager-summary")) == "Elementi 1 - 25 di 2.407"
+    # /servizi-smart pages by code without counting (issue 15: flat at any size): no total.
 
     with models.db.connection_context():
         operator = User.get(User.username == "operatore1")

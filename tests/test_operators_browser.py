@@ -66,6 +66,10 @@ def test_the_keyboard_stays_on_the_control_after_each_change(browser_login, live
     page.get_by_role("button", name="Disabilita operatore2").focus()
     page.keyboard.press("Enter")
     expect(page.get_by_role("button", name="Riabilita operatore2")).to_be_focused()
+    # The swapped form is live once htmx has initialised it (a key pressed before would post
+    # the form without htmx: the page reloads, which works, but is not what this test shows).
+    expect(page.locator("form:has(> button[aria-label='Riabilita operatore2'])")).to_have_attribute(
+        "data-htmx-powered", "true")
     page.keyboard.press("Enter")
     expect(page.get_by_role("button", name="Disabilita operatore2")).to_be_focused()
 
