@@ -541,14 +541,21 @@ def day_bounds(first: dt.date | None, last: dt.date | None):
             start_of(last + dt.timedelta(days=1)) if last else None)
 
 
+# The years a log's date filter accepts: a date field lets one type 01/01/0001, whose
+# start in Rome time is before the first moment Python can hold.
+LOG_YEARS = range(1900, 3000)
+
+
 def parse_day(raw) -> dt.date | None:
-    """A date typed as YYYY-MM-DD (the date field's value) or dd/mm/yyyy; None if it is neither."""
+    """A date typed as YYYY-MM-DD (the date field's value) or dd/mm/yyyy; None if it is neither,
+    or its year is outside ``LOG_YEARS``."""
     raw = (raw or "").strip()[:10]
     for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
         try:
-            return dt.datetime.strptime(raw, pattern).date()
+            day = dt.datetime.strptime(raw, pattern).date()
         except ValueError:
             continue
+        return day if day.year in LOG_YEARS else None
     return None
 
 

@@ -122,6 +122,17 @@ def test_a_bad_date_is_said_and_filters_nothing(app, accesses):
     assert len(log_rows(page)) == 3
 
 
+@pytest.mark.parametrize("query", ["dal=0001-01-01", "al=9999-12-31", "dal=01/01/0001&al=31/12/9999"])
+def test_a_date_at_the_ends_of_the_calendar_is_said_and_filters_nothing(app, accesses, query):
+    admin, pink = login_as(app, "admin"), login_as(app, "pink")
+    page = parse(admin.get(f"{LOG}?{query}"))
+    assert "Data non valida" in visible_text(page.select_one("#access-log [role=alert]"))
+    assert len(log_rows(page)) == 3
+    assert admin.get(f"{LOG}.csv?{query}").status_code == 200
+    assert pink.get(f"/area-personale/altri-dati?{query}").status_code == 200
+    assert pink.get(f"/area-personale/altri-dati/accessi-smart.csv?{query}").status_code == 200
+
+
 def test_the_log_exports_as_csv_with_its_filters(app, accesses):
     admin = login_as(app, "admin")
     page = parse(admin.get(f"{LOG}?codice=pink"))
