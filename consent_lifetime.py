@@ -51,8 +51,13 @@ class InvalidDuration(ValueError):
 
 
 def parse_months(raw) -> int | None:
-    """The stored value of a "Durata del consenso" given as text ('' / '0' = none); or InvalidDuration."""
-    text = str(raw if raw is not None else "").strip()
+    """The stored value of a "Durata del consenso" given as text ('' / '0' = none); or InvalidDuration.
+
+    A form without the field at all is a forged request, never "Senza scadenza".
+    """
+    if raw is None:
+        raise InvalidDuration("Scegli una durata del consenso tra quelle proposte.")
+    text = str(raw).strip()
     if text in ("", "0"):
         return None
     if text.isdigit() and int(text) in MONTHS_CHOICES:

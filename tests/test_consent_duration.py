@@ -72,6 +72,14 @@ def test_a_duration_not_offered_is_refused_in_place_and_changes_nothing(app, db,
     assert without_htmx.status_code == 422 and parse(without_htmx).select_one("#consent-duration-error")
 
 
+def test_a_form_without_the_duration_changes_nothing(app, db):
+    admin = login_as(app, "admin")
+    admin.post(DURATION_URL, data={"durata": "12"})
+    response = admin.post(DURATION_URL, data={}, headers=htmx_headers("consent-duration"))
+    assert response.status_code == 422
+    assert saved_months() == 12  # never read as "Senza scadenza"
+
+
 @pytest.mark.parametrize("username", ["operatore1", "pink"])
 def test_only_the_administrator_sets_the_duration(app, db, username):
     assert login_as(app, username).post(DURATION_URL, data={"durata": "12"}).status_code == 403

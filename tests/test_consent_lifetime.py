@@ -104,7 +104,7 @@ def test_leap_days_and_clock_changes_agree_with_the_cutoff(answered, months, las
 def test_the_duration_is_one_of_the_choices():
     assert lifetime.parse_months("") is None and lifetime.parse_months("0") is None
     assert lifetime.parse_months("24") == 24
-    for bad in ("7", "-12", "12.0", "dodici", "1" * 50):
+    for bad in (None, "7", "-12", "12.0", "dodici", "1" * 50):  # None: no field at all
         with pytest.raises(lifetime.InvalidDuration):
             lifetime.parse_months(bad)
     assert [label for _, label in lifetime.DURATION_OPTIONS] == [
