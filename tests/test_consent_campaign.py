@@ -15,6 +15,7 @@ from test_migrations import NAMES, use_empty_database  # noqa: F401 (a fixture)
 import consent
 import consent_campaign
 import consent_grid
+import consent_lifetime
 import demo
 import models
 from migrations import run_migrations
@@ -22,7 +23,7 @@ from models import Client, ConsentEvent, ConsentWeekTally, Studio, User
 
 URL = "/area-personale/consensi"
 GRID = htmx_headers("consent-grid")
-STATES = ("non_inviato", "in_attesa", "aderito", "non_aderito")
+STATES = ("non_inviato", "in_attesa", "aderito", "parziale", "scaduto", "non_aderito")
 
 
 @pytest.fixture
@@ -57,24 +58,54 @@ def counts_on_page(page) -> dict:
 def grid_total(admin, href) -> int:
     page = parse(admin.get(href, headers=GRID))
     text = visible_text(page.select_one("#consent-grid .pager-summary"))
+    if text == "Nessun elemento":
+        return 0
     return int(text.rsplit(" ", 1)[1].replace(".", ""))
 
 
 # --- the counts ----------------------------------------------------------------------
 
 
+def with_lifetime_and_scope(studio_id, months=12):
+    """``months`` of "Durata del consenso" and, among the consents given, one recorded
+    expired by the rule, one past its lifetime not yet recorded, one partial, the others
+    in force on every service: each of the six states has clients."""
+    granted = [client_id for (client_id,) in Client.select(Client.id).where(
+        (Client.studio == studio_id) & (Client.consent_answer == models.CONSENT_GRANTED)
+        & (Client.smart_services > 0)).order_by(Client.id).tuples()]
+    assert len(granted) >= 4
+    now = dt.datetime.utcnow()
+    old = now - dt.timedelta(days=800)
+    Client.update(consent_answered_at=now).where(Client.id.in_(granted[1:])).execute()
+    Client.update(consent_answered_at=old).where(Client.id == granted[0]).execute()
+    consent_lifetime.set_studio_months(studio_id, months)  # records granted[0] "scaduto"
+    # past its lifetime, not yet recorded: "scaduto" all the same, from the instant it ended
+    Client.update(consent_answered_at=old).where(Client.id == granted[1]).execute()
+    models.ClientService.update(consented_at=None).where(
+        models.ClientService.client == granted[2]).execute()
+    return granted
+
+
 @pytest.mark.usefixtures("many")
-def test_each_count_is_the_total_of_the_grid_its_link_opens(admin):
+def test_each_count_is_the_total_of_the_grid_its_link_opens(admin, studio):
+    with_lifetime_and_scope(studio.id)
     admin.get(URL)  # nothing cached: the counts are read at each page
     counts = counts_on_page(parse(admin.get(URL)))
     assert set(counts) == {"tutti", *STATES}
     assert [label for _n, label, _h in counts.values()] == [
-        "Clienti con Servizi SMART", "Non inviato", "In attesa", "Aderito", "Non aderito"]
+        "Clienti con Servizi SMART", "Non inviato", "In attesa", "Aderito", "Parziale",
+        "Scaduto", "Non aderito"]
+    numbers = {}
     for key, (number, _label, href) in counts.items():
-        assert int(number.replace(".", "")) == grid_total(admin, href), key
+        numbers[key] = int(number.replace(".", ""))
+        assert numbers[key] == grid_total(admin, href), key
+    assert all(numbers[key] for key in STATES), numbers  # each state has clients
+    assert sum(numbers[key] for key in STATES) == numbers["tutti"]
     assert counts["tutti"][2] == URL
     assert counts["non_inviato"][2] == URL + "?stato_richiesta=non_inviato"
     assert counts["in_attesa"][2] == URL + "?stato_risposta=in_attesa"
+    assert counts["parziale"][2] == URL + "?stato_risposta=parziale"
+    assert counts["scaduto"][2] == URL + "?stato_risposta=scaduto"
 
 
 def test_counts_follow_a_sending_and_an_answer(admin, studio):
@@ -216,12 +247,13 @@ def test_the_axis_top_is_round_and_never_below_the_highest_week():
 
 
 @pytest.mark.usefixtures("many")
-def test_the_page_reads_the_counts_and_chart_in_two_statements(admin, app):
+def test_the_page_reads_the_counts_and_chart_in_four_statements(admin, app):
+    # the tally, the studio's lifetime, the consents given by state (issue 15), the chart
     with app.test_request_context(), models.db.connection_context():
         studio_id = Studio.get(Studio.code == "BPF103").id
         with counting_statements() as counter:
             consent_campaign.campaign(studio_id)
-    assert counter.count == 2, counter.statements
+    assert counter.count == 4, counter.statements
 
 
 def test_the_migration_counts_the_answers_already_there(use_empty_database):  # noqa: F811
