@@ -105,6 +105,7 @@ def csv_file(header, values: Iterator[list[str]]) -> Iterator[bytes]:
 
 TEXT_COLUMNS = (0, 2, 3)  # Codice, Codice fiscale, Partita IVA: Excel's "Testo" format
 DATETIME_FORMAT = "DD/MM/YYYY HH:MM"
+DATE_FORMAT = "DD/MM/YYYY"
 
 
 def _xlsx_row(sheet, row: list, text_columns=TEXT_COLUMNS) -> list:
@@ -112,7 +113,8 @@ def _xlsx_row(sheet, row: list, text_columns=TEXT_COLUMNS) -> list:
 
     The code columns (``text_columns``) also carry the "Testo" format, so a code typed
     again in Excel keeps its zeros; a value starting with "=" is kept a string, not a
-    formula; a date and time is a date cell shown as dd/mm/yyyy hh:mm; a number stays one.
+    formula; a date and time is a date cell shown as dd/mm/yyyy hh:mm, a day one shown as
+    dd/mm/yyyy; a number stays one.
     Only those cells are built one by one: a styled cell costs several times a plain one.
     """
     cells = []
@@ -120,6 +122,10 @@ def _xlsx_row(sheet, row: list, text_columns=TEXT_COLUMNS) -> list:
         if isinstance(value, dt.datetime):
             cell = WriteOnlyCell(sheet, value=value)
             cell.number_format = DATETIME_FORMAT
+            cells.append(cell)
+        elif isinstance(value, dt.date):  # a day: a date cell shown as dd/mm/yyyy
+            cell = WriteOnlyCell(sheet, value=value)
+            cell.number_format = DATE_FORMAT
             cells.append(cell)
         elif index in text_columns or (isinstance(value, str) and value.startswith("=")):
             cell = WriteOnlyCell(sheet, value=value or None)

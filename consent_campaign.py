@@ -1,10 +1,16 @@
 """Where the consent campaign stands (issue 17, point 3): the clients in each state, and
 the answers week by week, both read from counts the database keeps.
 
-- ``state_counts``: how many of the grid's clients are in each state, from
-  ``client_tally`` (consent_tally.py): one statement over a handful of rows, whatever
-  the number of clients. Each count comes with the grid filter that lists those
-  clients, so the number on screen and the grid's total are the same rule.
+- ``state_counts``: how many of the grid's clients are in each state. The total, "non
+  inviato", "in attesa" and "non aderito" come from ``client_tally``
+  (consent_tally.py): one statement over a handful of rows, whatever the number of
+  clients. "Aderito", "parziale" and "scaduto" also depend on the time (the studio's
+  "Durata del consenso") and on the services the consent covers (issue 15): they are
+  counted among the clients with a consent given (granted or recorded expired), with
+  the very conditions the grid filters on (consent_grid.answer_condition, indexed), in
+  one statement after the studio's lifetime is read. Each count comes with the grid
+  filter that lists those clients, so the number on screen and the grid's total are
+  the same rule, and the six states add up to the total.
 - ``weekly_answers``: the answers (aderito, non aderito, revocato) of the last
   twelve months, per week, from ``consent_week_tally`` (migration 0017): at most
   52 × 3 rows. Weeks start on Monday, as the events are stored (UTC).
@@ -17,14 +23,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from peewee import fn
+from peewee import Case, fn
 
+import consent_lifetime as lifetime
 import italian
-from consent_grid import GridState
+from consent_grid import GridState, answer_condition, listed_clients
 from models import (
     CONSENT_DECLINED,
+    CONSENT_EXPIRED,
     CONSENT_GRANTED,
     CONSENT_PENDING,
+    Client,
     ClientTally,
     ConsentWeekTally,
     utcnow,
@@ -33,16 +42,22 @@ from models import (
 WEEKS = 52  # the last twelve months, the current week included
 
 # The states counted at the top of the page, in reading order: (key, label, grid filter).
-# Issue 15 adds "scaduto" and "parziale" here, with their filters, when consent has a
-# lifetime and a scope.
+# "Parziale" (issue 15: the consent leaves out some active service) and "scaduto" (past
+# the studio's "Durata del consenso", recorded or not yet) are apart from "aderito", as
+# in the grid's "Stato risposta".
 STATES = (
     ("non_inviato", "Non inviato", {"stato_richiesta": "non_inviato"}),
     ("in_attesa", "In attesa", {"stato_risposta": "in_attesa"}),
     ("aderito", "Aderito", {"stato_risposta": "aderito"}),
+    ("parziale", "Parziale", {"stato_risposta": "parziale"}),
+    ("scaduto", "Scaduto", {"stato_risposta": "scaduto"}),
     ("non_aderito", "Non aderito", {"stato_risposta": "non_aderito"}),
 )
-_ANSWER_STATE = {CONSENT_PENDING: "in_attesa", CONSENT_GRANTED: "aderito",
-                 CONSENT_DECLINED: "non_aderito"}
+# The answers whose count the tally gives exactly; a consent given (granted, expired) is
+# counted from the clients, as "aderito", "parziale" or "scaduto".
+_ANSWER_STATE = {CONSENT_PENDING: "in_attesa", CONSENT_DECLINED: "non_aderito"}
+_GIVEN = (CONSENT_GRANTED, CONSENT_EXPIRED)
+_GIVEN_STATES = ("aderito", "parziale", "scaduto")
 
 # The chart's series: (event kind, label, CSS class of its line and key).
 SERIES = (
@@ -79,12 +94,13 @@ class Counts:
 
 
 def state_counts(studio_id: int) -> Counts:
-    """The grid's clients in each state, from the counts the database keeps (one statement)."""
+    """The grid's clients in each state (three statements: the tally, the studio's
+    "Durata del consenso", the consents given by state)."""
     groups = (ClientTally.select(ClientTally.requested, ClientTally.answer, fn.SUM(ClientTally.n))
               .where((ClientTally.studio_id == studio_id) & (ClientTally.smart == 1))
               .group_by(ClientTally.requested, ClientTally.answer).tuples())
     counts = dict.fromkeys((key for key, _label, _filters in STATES), 0)
-    total = 0
+    total = given = 0
     for requested, answer, n in groups:
         n = int(n or 0)
         total += n
@@ -92,8 +108,24 @@ def state_counts(studio_id: int) -> Counts:
             counts["non_inviato"] += n
         if answer in _ANSWER_STATE:
             counts[_ANSWER_STATE[answer]] += n
+        elif answer in _GIVEN:
+            given += n
+    if given:  # no consent given: nothing more to read
+        counts.update(_given_counts(studio_id))
     return Counts(total, [StateCount(key, label, counts[key], GridState(**filters))
                           for key, label, filters in STATES])
+
+
+def _given_counts(studio_id: int) -> dict:
+    """{"aderito", "parziale", "scaduto": clients}: the listed clients with a consent given,
+    by the grid's own conditions at this instant (one statement, after the lifetime's)."""
+    now, months = utcnow(), lifetime.studio_months(studio_id)
+    sums = [fn.COALESCE(fn.SUM(Case(None, [(answer_condition(studio_id, key, now, months), 1)], 0)), 0)
+            for key in _GIVEN_STATES]
+    found = (Client.select(*sums)
+             .where(listed_clients(studio_id) & Client.consent_answer.in_(_GIVEN))
+             .tuples().get())
+    return {key: int(n or 0) for key, n in zip(_GIVEN_STATES, found, strict=True)}
 
 
 # --- the answers per week ----------------------------------------------------------------
@@ -223,5 +255,6 @@ def chart(weeks: list[Week]) -> Chart:
 
 
 def campaign(studio_id: int) -> dict:
-    """The template's context for the region at the top of the consent page (two statements)."""
+    """The template's context for the region at the top of the consent page (at most four
+    statements: the counts' three, the chart's one)."""
     return {"counts": state_counts(studio_id), "chart": chart(weekly_answers(studio_id))}

@@ -3,7 +3,10 @@
 - The grid: every client its filters match (not only the page shown), in its order, as
   XLSX and CSV, written by the Anagrafica's writers (client_export.xlsx_file and
   csv_file): codes, codici fiscali and partite IVA are text cells, so leading zeros stay;
-  dates are date cells in the XLSX (Rome time), dd/mm/yyyy hh:mm in the CSV.
+  dates are date cells in the XLSX (Rome time), dd/mm/yyyy hh:mm in the CSV. As the grid
+  since issue 15: "Stato risposta" as the grid labels it ("parziale", "scaduto"), the
+  consent's last valid day ("Scadenza": a date cell, dd/mm/yyyy in the CSV, "senza
+  scadenza" for a consent in force that never expires) and the services it authorises.
 - The register: ``consent_history.register_values`` as XLSX (the CSV is
   ``consent_history.register_csv``, unchanged).
 
@@ -19,23 +22,31 @@ from collections.abc import Iterator
 
 import client_export
 import consent_history
+import consent_lifetime as lifetime
 import italian
-from consent_grid import ANSWER_LABELS, GridState, filtered_clients, ordering
-from models import Client
+from consent import ANSWER_STATE_LABELS, answer_state, scopes_of
+from consent_grid import GridState, filtered_clients, ordering
+from models import CONSENT_EXPIRED, CONSENT_GRANTED, Client, utcnow
 
 CHUNK = 500  # ids per statement (well within SQLite's limit on parameters)
 GRID_COLUMNS = (
     "Codice", "Ragione sociale", "Codice fiscale", "Partita IVA", "E-mail", "Stato richiesta",
-    "Data richiesta", "Stato risposta", "Data risposta",
+    "Data richiesta", "Stato risposta", "Data risposta", "Scadenza", "Servizi autorizzati",
 )
 GRID_TEXT_COLUMNS = (0, 2, 3)
-GRID_WIDTHS = (16, 40, 20, 14, 32, 14, 18, 14, 18)
+GRID_WIDTHS = (16, 40, 20, 14, 32, 14, 18, 14, 18, 14, 40)
+WITHOUT_EXPIRY = "senza scadenza"  # the grid's words for a consent in force that never ends
 REGISTER_TEXT_COLUMNS = (1, 3)  # Codice cliente, Codice fiscale
 REGISTER_WIDTHS = (20, 16, 40, 20, 32, 32, 36, 32, 14)
 
 
 def grid_values(studio_id: int, state: GridState) -> Iterator[list]:
-    """The grid's rows for ``state``, all of them, in ``GRID_COLUMNS``; moments in Rome time."""
+    """The grid's rows for ``state``, all of them, in ``GRID_COLUMNS``; moments in Rome time.
+
+    Each row's answer state, last valid day and authorised services are the grid's own
+    (consent_grid._grid_rows): the services of each chunk are read in one statement.
+    """
+    now, months = utcnow(), lifetime.studio_months(studio_id)
     ids = [client_id for (client_id,) in Client.select(Client.id)
            .where(filtered_clients(studio_id, state)).order_by(*ordering(state)).tuples()]
     for start in range(0, len(ids), CHUNK):
@@ -44,14 +55,32 @@ def grid_values(studio_id: int, state: GridState) -> Iterator[list]:
             Client.id, Client.code, Client.name, Client.tax_code, Client.vat_number, Client.email,
             Client.consent_requested_at, Client.consent_answer, Client.consent_answered_at,
         ).where((Client.studio == studio_id) & Client.id.in_(chunk)).tuples()}
+        scopes = scopes_of(found)
         for client_id in chunk:
             if client_id not in found:  # deleted meanwhile
                 continue
             code, name, tax_code, vat_number, email, requested_at, answer, answered_at = (
                 found[client_id])
+            scope = scopes[client_id]
+            answered = answer_state(answer, answered_at, months,
+                                    any(not item.consented for item in scope), now)
+            in_force = answered in ("aderito", "parziale")
             yield [code, name, tax_code or "", vat_number or "", email or "",
                    "Inviato" if requested_at else "Non inviato", _rome(requested_at),
-                   ANSWER_LABELS.get(answer, ""), _rome(answered_at)]
+                   ANSWER_STATE_LABELS.get(answered, ""), _rome(answered_at),
+                   _expiry(answer, answered_at, months),
+                   ", ".join(item.name for item in scope if item.consented) if in_force else ""]
+
+
+def _expiry(answer, answered_at, months):
+    """"Scadenza" as the grid shows it (consent_grid.GridRow): the last valid day of a
+    consent given, "senza scadenza" for one granted in a studio whose consents never end."""
+    if answer not in (CONSENT_GRANTED, CONSENT_EXPIRED):
+        return ""
+    last = lifetime.last_valid_day(answered_at, months)
+    if last is not None:
+        return last
+    return WITHOUT_EXPIRY if answer == CONSENT_GRANTED else ""
 
 
 def _rome(moment):
@@ -66,9 +95,16 @@ def grid_xlsx(studio_id: int, state: GridState):
 
 def grid_csv(studio_id: int, state: GridState) -> Iterator[bytes]:
     """The grid as CSV for Excel, piece by piece."""
-    as_text = ([value.strftime("%d/%m/%Y %H:%M") if isinstance(value, dt.datetime) else value
-                for value in row] for row in grid_values(studio_id, state))
+    as_text = ([_as_text(value) for value in row] for row in grid_values(studio_id, state))
     return client_export.csv_file(GRID_COLUMNS, as_text)
+
+
+def _as_text(value):
+    if isinstance(value, dt.datetime):
+        return value.strftime("%d/%m/%Y %H:%M")
+    if isinstance(value, dt.date):
+        return value.strftime("%d/%m/%Y")
+    return value
 
 
 def register_xlsx(studio_id: int):

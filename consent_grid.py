@@ -205,18 +205,19 @@ def listed_clients(studio_id: int):
     return (Client.studio == studio_id) & with_smart_service()
 
 
-def answer_condition(studio_id: int, answer: str, now=None):
+def answer_condition(studio_id: int, answer: str, now=None, months=...):
     """Condition: the clients whose "Stato risposta" is ``answer`` (a key of ANSWER_STATE_LABELS) at ``now``.
 
     The same states as ``consent.answer_state`` reads one row: a granted consent past its
-    lifetime is "scaduto" from that instant, before the daily task records it.
+    lifetime is "scaduto" from that instant, before the daily task records it. ``months``
+    (the studio's "Durata del consenso") may be given when known: then no statement reads it.
     """
     now = now or utcnow()
     if answer in ANSWER_OF_STATE:
         return Client.consent_answer == ANSWER_OF_STATE[answer]
     if answer == "scaduto":
-        return (Client.consent_answer == CONSENT_EXPIRED) | lifetime.expired_condition(now, studio_id)
-    in_force = lifetime.in_force_condition(now, studio_id)
+        return (Client.consent_answer == CONSENT_EXPIRED) | lifetime.expired_condition(now, studio_id, months)
+    in_force = lifetime.in_force_condition(now, studio_id, months)
     if answer == "parziale":
         return in_force & partial_condition()
     return in_force & ~partial_condition()  # "aderito"

@@ -15,6 +15,7 @@ from test_migrations import NAMES, use_empty_database  # noqa: F401 (a fixture)
 import consent
 import consent_campaign
 import consent_grid
+import consent_lifetime
 import demo
 import models
 from migrations import run_migrations
@@ -22,7 +23,7 @@ from models import Client, ConsentEvent, ConsentWeekTally, Studio, User
 
 URL = "/area-personale/consensi"
 GRID = htmx_headers("consent-grid")
-STATES = ("non_inviato", "in_attesa", "aderito", "non_aderito")
+STATES = ("non_inviato", "in_attesa", "aderito", "parziale", "scaduto", "non_aderito")
 
 
 @pytest.fixture
@@ -57,24 +58,54 @@ def counts_on_page(page) -> dict:
 def grid_total(admin, href) -> int:
     page = parse(admin.get(href, headers=GRID))
     text = visible_text(page.select_one("#consent-grid .pager-summary"))
+    if text == "Nessun elemento":
+        return 0
     return int(text.rsplit(" ", 1)[1].replace(".", ""))
 
 
 # --- the counts ----------------------------------------------------------------------
 
 
+def with_lifetime_and_scope(studio_id, months=12):
+    """``months`` of "Durata del consenso" and, among the consents given, one recorded
+    expired by the rule, one past its lifetime not yet recorded, one partial, the others
+    in force on every service: each of the six states has clients."""
+    granted = [client_id for (client_id,) in Client.select(Client.id).where(
+        (Client.studio == studio_id) & (Client.consent_answer == models.CONSENT_GRANTED)
+        & (Client.smart_services > 0)).order_by(Client.id).tuples()]
+    assert len(granted) >= 4
+    now = dt.datetime.utcnow()
+    old = now - dt.timedelta(days=800)
+    Client.update(consent_answered_at=now).where(Client.id.in_(granted[1:])).execute()
+    Client.update(consent_answered_at=old).where(Client.id == granted[0]).execute()
+    consent_lifetime.set_studio_months(studio_id, months)  # records granted[0] "scaduto"
+    # past its lifetime, not yet recorded: "scaduto" all the same, from the instant it ended
+    Client.update(consent_answered_at=old).where(Client.id == granted[1]).execute()
+    models.ClientService.update(consented_at=None).where(
+        models.ClientService.client == granted[2]).execute()
+    return granted
+
+
 @pytest.mark.usefixtures("many")
-def test_each_count_is_the_total_of_the_grid_its_link_opens(admin):
+def test_each_count_is_the_total_of_the_grid_its_link_opens(admin, studio):
+    with_lifetime_and_scope(studio.id)
     admin.get(URL)  # nothing cached: the counts are read at each page
     counts = counts_on_page(parse(admin.get(URL)))
     assert set(counts) == {"tutti", *STATES}
     assert [label for _n, label, _h in counts.values()] == [
-        "Clienti con Servizi SMART", "Non inviato", "In attesa", "Aderito", "Non aderito"]
+        "Clienti con Servizi SMART", "Non inviato", "In attesa", "Aderito", "Parziale",
+        "Scaduto", "Non aderito"]
+    numbers = {}
     for key, (number, _label, href) in counts.items():
-        assert int(number.replace(".", "")) == grid_total(admin, href), key
+        numbers[key] = int(number.replace(".", ""))
+        assert numbers[key] == grid_total(admin, href), key
+    assert all(numbers[key] for key in STATES), numbers  # each state has clients
+    assert sum(numbers[key] for key in STATES) == numbers["tutti"]
     assert counts["tutti"][2] == URL
     assert counts["non_inviato"][2] == URL + "?stato_richiesta=non_inviato"
     assert counts["in_attesa"][2] == URL + "?stato_risposta=in_attesa"
+    assert counts["parziale"][2] == URL + "?stato_risposta=parziale"
+    assert counts["scaduto"][2] == URL + "?stato_risposta=scaduto"
 
 
 def test_counts_follow_a_sending_and_an_answer(admin, studio):
@@ -216,12 +247,13 @@ def test_the_axis_top_is_round_and_never_below_the_highest_week():
 
 
 @pytest.mark.usefixtures("many")
-def test_the_page_reads_the_counts_and_chart_in_two_statements(admin, app):
+def test_the_page_reads_the_counts_and_chart_in_four_statements(admin, app):
+    # the tally, the studio's lifetime, the consents given by state (issue 15), the chart
     with app.test_request_context(), models.db.connection_context():
         studio_id = Studio.get(Studio.code == "BPF103").id
         with counting_statements() as counter:
             consent_campaign.campaign(studio_id)
-    assert counter.count == 2, counter.statements
+    assert counter.count == 4, counter.statements
 
 
 def test_the_migration_counts_the_answers_already_there(use_empty_database):  # noqa: F811
@@ -290,7 +322,7 @@ def test_the_xlsx_holds_every_row_of_the_filter_in_the_grids_order(admin, query)
     rows = workbook_rows(admin.get(f"{URL}/esporta.xlsx?{query}"))
     assert [cell.value for cell in rows[0]] == list(
         ("Codice", "Ragione sociale", "Codice fiscale", "Partita IVA", "E-mail", "Stato richiesta",
-         "Data richiesta", "Stato risposta", "Data risposta"))
+         "Data richiesta", "Stato risposta", "Data risposta", "Scadenza", "Servizi autorizzati"))
     codes = [row[0].value for row in rows[1:]]
     assert codes == grid_codes(admin, query)
     assert len(codes) == grid_total(admin, f"{URL}?{query}") > 100  # more than one page
@@ -333,6 +365,73 @@ def test_the_csv_is_the_same_rows_for_italian_excel(admin, db):
     assert pink[2:4] == ["01234560157", "00743110157"] and pink[7] == "aderito"
     client = Client.get(Client.code == "PINK")
     assert pink[6] == consent_campaign.italian.format_datetime(client.consent_requested_at)
+
+
+def grid_rows_shown(admin, query="") -> dict:
+    """{code: (Stato risposta, Scadenza, the "Autorizzati: " services)} as the grid shows them."""
+    page = parse(admin.get(f"{URL}?{query}&per_pagina=100", headers=GRID))
+    shown = {}
+    for row in page.select("#consent-grid tbody tr"):
+        cells = {td.get("data-label"): td for td in row.find_all("td")}
+        answer = cells["Stato risposta"]
+        badge = answer.find(class_="state")
+        authorised = next((visible_text(small).removeprefix("Autorizzati: ")
+                           for small in answer.find_all("small")
+                           if visible_text(small).startswith("Autorizzati: ")), "")
+        shown[visible_text(row.select_one("td.col-codice"))] = (
+            visible_text(badge) if badge else "", visible_text(cells["Scadenza"]), authorised)
+    return shown
+
+
+def test_the_export_has_the_grids_state_expiry_and_services(admin, studio):
+    granted = with_lifetime_and_scope(studio.id)
+    rows = workbook_rows(admin.get(f"{URL}/esporta.xlsx"))
+    header = [cell.value for cell in rows[0]]
+    state, answered, expiry, services = (header.index(name) for name in (
+        "Stato risposta", "Data risposta", "Scadenza", "Servizi autorizzati"))
+    by_id = {client.code: client for client in Client.select().where(Client.id.in_(granted))}
+    by_code = {row[0].value: row for row in rows[1:]}
+    recorded, unrecorded, partial, whole = (by_code[Client.get_by_id(i).code] for i in granted[:4])
+    assert recorded[state].value == unrecorded[state].value == "scaduto"
+    assert partial[state].value == "parziale" and whole[state].value == "aderito"
+    for row in (recorded, unrecorded, partial, whole):
+        assert row[expiry].is_date and row[expiry].number_format == "DD/MM/YYYY"
+        client = by_id[row[0].value]
+        answered_day = consent_campaign.italian.to_rome(client.consent_answered_at).date()
+        assert row[expiry].value.date() == consent_lifetime.last_valid_day(
+            client.consent_answered_at, 12) > answered_day
+    assert recorded[services].value is None and unrecorded[services].value is None
+    assert whole[services].data_type == "s" and whole[services].value
+    assert partial[services].value is None  # every service of its left out (as the grid)
+    # what the grid shows, row by row, cell by cell
+    shown = grid_rows_shown(admin)
+    for code, row in by_code.items():
+        answer, until, authorised = shown[code]
+        assert (row[state].value or "").lower() == answer.lower(), code
+        cell = row[expiry].value
+        assert (cell.strftime("%d/%m/%Y") if cell else "") == until, code
+        assert (row[services].value or "") == authorised, code
+    unanswered = [row for row in rows[1:] if row[state].value in (None, "In attesa", "non aderito")]
+    assert unanswered and all(row[expiry].value is None for row in unanswered)
+    assert all(row[answered].value is None or row[answered].is_date for row in rows[1:])
+    csv_rows = list(csv.reader(io.StringIO(
+        admin.get(f"{URL}/esporta.csv").data.decode("utf-8-sig"), newline=""), delimiter=";"))
+    assert csv_rows[0] == header
+    in_csv = {row[0]: row for row in csv_rows[1:]}
+    for row in (recorded, unrecorded, partial, whole):
+        code = row[0].value
+        assert in_csv[code][state] == row[state].value
+        assert in_csv[code][expiry] == row[expiry].value.strftime("%d/%m/%Y")
+        assert in_csv[code][services] == (row[services].value or "")
+
+
+def test_the_export_says_senza_scadenza_as_the_grid(admin, studio):
+    rows = workbook_rows(admin.get(f"{URL}/esporta.xlsx?stato_risposta=aderito"))
+    expiry = [cell.value for cell in rows[0]].index("Scadenza")
+    assert len(rows) > 1 and all(row[expiry].value == "senza scadenza" for row in rows[1:])
+    shown = grid_rows_shown(admin, "stato_risposta=aderito")
+    assert {row[0].value for row in rows[1:]} == set(shown)
+    assert all(until == "senza scadenza" for _a, until, _s in shown.values())
 
 
 def test_bad_filters_export_the_grid_they_fall_back_to(admin):
