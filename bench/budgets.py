@@ -49,7 +49,11 @@ BUDGETS = (
     Budget("send_floor", 2.0),
     # the fragment asked for at each change of the grid's filters, against a bare request
     Budget("fragment_over_bare", 10.0, "grid_first", only_on="sqlite"),
-    Budget("page_weight_kb", 25.0),
+    # The consent page with htmx, CSS and JS, gzipped. 25 kB held the grid alone; issues 14,
+    # 15 and 17 asked for more on this page: the campaign's counts and weekly chart with its
+    # table, the studio's mail and lifetime rules, the export links, the Scadenza column,
+    # the phone layout's CSS and the folding menu. Measured 28.3 kB with all of it.
+    Budget("page_weight_kb", 30.0),
     # the client import (issue 16): absolute seconds for a file of the large studio's size
     Budget("import_check_s", 30.0),
     Budget("import_apply_s", 60.0),
