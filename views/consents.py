@@ -219,6 +219,18 @@ class Confirmation:
     token: str
 
 
+def _confirmed_claim(signer, mode: str | None) -> dict | None:
+    """The confirmation a form carries, if it is this user's, for ``mode``, and not expired."""
+    try:
+        claim = signer.loads(request.form.get("token", ""), max_age=CONFIRMATION_MAX_AGE)
+    except BadSignature:  # also an expired one
+        return None
+    if (not isinstance(claim, dict) or claim.get("user") != current_user.id
+            or claim.get("mode") != mode or mode not in MODES):
+        return None
+    return claim
+
+
 def _signer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.secret_key, salt="consent-sending")
 
@@ -267,17 +279,9 @@ def send():
         return render_grid(state, confirmation=confirmation_for(mode))
 
     state = consent_grid.GridState.from_args(request.form)
-    try:
-        claim = _signer().loads(request.form.get("token", ""), max_age=CONFIRMATION_MAX_AGE)
-    except BadSignature:  # also an expired one
-        claim = None
     mode = request.form.get("modo")
-    if (
-        not isinstance(claim, dict)
-        or claim.get("user") != current_user.id
-        or claim.get("mode") != mode
-        or mode not in MODES
-    ):
+    claim = _confirmed_claim(_signer(), mode)
+    if claim is None:
         return _done(state, "La conferma non è valida o è scaduta: nessuna richiesta è stata "
                             "inviata. Ripeti l'invio.", "error", 400, focus_message=True)
     try:
@@ -457,18 +461,9 @@ def remind():
         return render_grid(state, reminder_confirmation=reminder_confirmation_for(mode))
 
     state = consent_grid.GridState.from_args(request.form)
-    try:
-        claim = _reminder_signer().loads(request.form.get("token", ""),
-                                         max_age=CONFIRMATION_MAX_AGE)
-    except BadSignature:  # also an expired one
-        claim = None
     mode = request.form.get("modo")
-    if (
-        not isinstance(claim, dict)
-        or claim.get("user") != current_user.id
-        or claim.get("mode") != mode
-        or mode not in MODES
-    ):
+    claim = _confirmed_claim(_reminder_signer(), mode)
+    if claim is None:
         return _done(state, "La conferma non è valida o è scaduta: nessun promemoria è stato "
                             "inviato. Ripeti l'invio.", "error", 400, focus_message=True)
     try:
