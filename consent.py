@@ -513,9 +513,9 @@ def scope_names(client_id: int) -> str | None:
 
 
 def partial_condition():
-    """Condition: some active service of the client is not covered by its consent."""
-    return fn.EXISTS(ClientService.select(Value(1)).where(
-        (ClientService.client == Client.id) & ClientService.consented_at.is_null()))
+    """Condition: some active service of the client is not covered by its consent (the
+    database counts those services in ``uncovered_services``, migration 0020)."""
+    return Client.uncovered_services > 0
 
 
 @dataclass(frozen=True)

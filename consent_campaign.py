@@ -1,16 +1,16 @@
 """Where the consent campaign stands (issue 17, point 3): the clients in each state, and
 the answers week by week, both read from counts the database keeps.
 
-- ``state_counts``: how many of the grid's clients are in each state. The total, "non
-  inviato", "in attesa" and "non aderito" come from ``client_tally``
-  (consent_tally.py): one statement over a handful of rows, whatever the number of
-  clients. "Aderito", "parziale" and "scaduto" also depend on the time (the studio's
-  "Durata del consenso") and on the services the consent covers (issue 15): they are
-  counted among the clients with a consent given (granted or recorded expired), with
-  the very conditions the grid filters on (consent_grid.answer_condition, indexed), in
-  one statement after the studio's lifetime is read. Each count comes with the grid
-  filter that lists those clients, so the number on screen and the grid's total are
-  the same rule, and the six states add up to the total.
+- ``state_counts``: how many of the grid's clients are in each state, from
+  ``client_tally`` (consent_tally.py, migration 0020): one statement over a handful of
+  rows, whatever the number of clients. The tally keeps the stored answer and whether the
+  consent leaves out some active service ("parziale", issue 15). A granted consent past
+  the studio's "Durata del consenso" is "scaduto" from that instant, but the tally knows
+  it only once the daily task records it: those few clients are counted with the grid's
+  own condition (consent_lifetime.expired_condition) through the index on answer and
+  date, and moved to "scaduto". Each count comes with the grid filter that lists those
+  clients, so the number on screen and the grid's total are the same rule, and the six
+  states add up to the total.
 - ``weekly_answers``: the answers (aderito, non aderito, revocato) of the last
   twelve months, per week, from ``consent_week_tally`` (migration 0017): at most
   52 × 3 rows. Weeks start on Monday, as the events are stored (UTC).
@@ -23,11 +23,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from peewee import Case, fn
+from peewee import fn
 
 import consent_lifetime as lifetime
 import italian
-from consent_grid import GridState, answer_condition, listed_clients
+from consent_grid import GridState, listed_clients
 from models import (
     CONSENT_DECLINED,
     CONSENT_EXPIRED,
@@ -53,11 +53,10 @@ STATES = (
     ("scaduto", "Scaduto", {"stato_risposta": "scaduto"}),
     ("non_aderito", "Non aderito", {"stato_risposta": "non_aderito"}),
 )
-# The answers whose count the tally gives exactly; a consent given (granted, expired) is
-# counted from the clients, as "aderito", "parziale" or "scaduto".
-_ANSWER_STATE = {CONSENT_PENDING: "in_attesa", CONSENT_DECLINED: "non_aderito"}
-_GIVEN = (CONSENT_GRANTED, CONSENT_EXPIRED)
-_GIVEN_STATES = ("aderito", "parziale", "scaduto")
+# The answers whose state the tally gives as they are stored; a granted consent is "aderito"
+# or "parziale" by the tally's ``partial``, or "scaduto" once past its lifetime.
+_ANSWER_STATE = {CONSENT_PENDING: "in_attesa", CONSENT_DECLINED: "non_aderito",
+                 CONSENT_EXPIRED: "scaduto"}
 
 # The chart's series: (event kind, label, CSS class of its line and key).
 SERIES = (
@@ -94,38 +93,44 @@ class Counts:
 
 
 def state_counts(studio_id: int) -> Counts:
-    """The grid's clients in each state (three statements: the tally, the studio's
-    "Durata del consenso", the consents given by state)."""
-    groups = (ClientTally.select(ClientTally.requested, ClientTally.answer, fn.SUM(ClientTally.n))
+    """The grid's clients in each state (at most three statements: the tally, the studio's
+    "Durata del consenso", the consents past it not yet recorded)."""
+    groups = (ClientTally.select(ClientTally.requested, ClientTally.answer, ClientTally.partial,
+                                 fn.SUM(ClientTally.n))
               .where((ClientTally.studio_id == studio_id) & (ClientTally.smart == 1))
-              .group_by(ClientTally.requested, ClientTally.answer).tuples())
+              .group_by(ClientTally.requested, ClientTally.answer, ClientTally.partial).tuples())
     counts = dict.fromkeys((key for key, _label, _filters in STATES), 0)
-    total = given = 0
-    for requested, answer, n in groups:
+    total = 0
+    for requested, answer, partial, n in groups:
         n = int(n or 0)
         total += n
         if not requested:
             counts["non_inviato"] += n
-        if answer in _ANSWER_STATE:
+        if answer == CONSENT_GRANTED:
+            counts["parziale" if partial else "aderito"] += n
+        elif answer in _ANSWER_STATE:
             counts[_ANSWER_STATE[answer]] += n
-        elif answer in _GIVEN:
-            given += n
-    if given:  # no consent given: nothing more to read
-        counts.update(_given_counts(studio_id))
+    if counts["aderito"] or counts["parziale"]:
+        for partial, n in _lapsed(studio_id):  # "scaduto" from the instant it ended
+            counts["parziale" if partial else "aderito"] -= n
+            counts["scaduto"] += n
     return Counts(total, [StateCount(key, label, counts[key], GridState(**filters))
                           for key, label, filters in STATES])
 
 
-def _given_counts(studio_id: int) -> dict:
-    """{"aderito", "parziale", "scaduto": clients}: the listed clients with a consent given,
-    by the grid's own conditions at this instant (one statement, after the lifetime's)."""
-    now, months = utcnow(), lifetime.studio_months(studio_id)
-    sums = [fn.COALESCE(fn.SUM(Case(None, [(answer_condition(studio_id, key, now, months), 1)], 0)), 0)
-            for key in _GIVEN_STATES]
-    found = (Client.select(*sums)
-             .where(listed_clients(studio_id) & Client.consent_answer.in_(_GIVEN))
-             .tuples().get())
-    return {key: int(n or 0) for key, n in zip(_GIVEN_STATES, found, strict=True)}
+def _lapsed(studio_id: int) -> list[tuple[bool, int]]:
+    """[(partial, clients)]: the listed clients whose consent is past the studio's "Durata del
+    consenso" but still recorded as granted, because the daily task has not run since it
+    ended (consent_lifetime.consent_expiry_task): a day's worth at most, found by the index on
+    (studio, answer, date). None for a studio whose consents never expire."""
+    months = lifetime.studio_months(studio_id)
+    if months is None:
+        return []
+    partial = Client.uncovered_services > 0
+    return [(bool(flag), int(n)) for flag, n in (
+        Client.select(partial, fn.COUNT(Client.id))
+        .where(listed_clients(studio_id) & lifetime.expired_condition(utcnow(), studio_id, months))
+        .group_by(partial).tuples())]
 
 
 # --- the answers per week ----------------------------------------------------------------

@@ -3,19 +3,20 @@
 The consent grid says "Elementi 1 - 25 di N": counting N by scanning 100,000
 clients costs more than everything else on the page. So the database keeps the
 counts, with triggers, in ``client_tally``: one row per studio and group
-(has a SMART service, was sent a request, answer), holding how many clients are
-in it. Whatever writes clients or their services, through this code or not,
+(has a SMART service, was sent a request, answer, consent leaves out a service),
+holding how many clients are in it. Whatever writes clients or their services, through this code or not,
 keeps the counts right, in the same transaction.
 
-- ``client.smart_services`` is the number of the client's active services, kept by
-  triggers on ``client_service``;
+- ``client.smart_services`` is the number of the client's active services, and
+  ``client.uncovered_services`` the number of those its consent does not cover, kept
+  by triggers on ``client_service``;
 - ``client_tally`` is kept by triggers on ``client``: a client that changes
   group moves one unit from its old group to the new one.
 
 On PostgreSQL the triggers are per statement with transition tables, so a
 sending to 50,000 clients adjusts the counts with one aggregate, touching the
 groups in key order (concurrent writers cannot deadlock on them). The triggers are
-created by migration 0003 (migrations/m0003_consent_tally.py).
+created by migration 0003 and replaced by 0020 (migrations/m0020_partial_tally.py).
 """
 
 from __future__ import annotations

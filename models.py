@@ -188,9 +188,12 @@ class Client(BaseModel):
     # How many SMART services the client has active: kept by the database's triggers on
     # client_service (migration 0003, consent_tally.py), never written by this code.
     smart_services = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
+    # How many of those its consent does not cover (client_service.consented_at is null):
+    # kept by the same triggers (migration 0020), never written by this code.
+    uncovered_services = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
 
     class Meta:
-        # save() writes only what was changed, never a stale copy of smart_services.
+        # save() writes only what was changed, never a stale copy of the counts above.
         only_save_dirty = True
         indexes = (
             (("studio", "code"), True),
@@ -210,11 +213,12 @@ class ClientTally(BaseModel):
     studio_id = IntegerField()
     smart = IntegerField()  # 1: the clients have at least one active SMART service
     requested = IntegerField()  # 1: a request was sent ("Inviato")
-    answer = CharField(max_length=10)  # '', 'pending', 'granted', 'declined'
+    answer = CharField(max_length=10)  # '', 'pending', 'granted', 'declined', 'expired'
+    partial = IntegerField()  # 1: some active service is not covered by the consent
     n = IntegerField(default=0)
 
     class Meta:
-        primary_key = CompositeKey("studio_id", "smart", "requested", "answer")
+        primary_key = CompositeKey("studio_id", "smart", "requested", "answer", "partial")
 
 
 class User(BaseModel):

@@ -111,7 +111,9 @@ def build_studio(backend: Backend, size: int) -> dict:
     Of the synthetic clients four in five have SMART services (demo.py); of those
     7 in 10 were sent a request (4 aderito, 1 non aderito, 2 in attesa), each with
     its events; every client has its user; operatore1 manages one client in 7 and
-    has SMART access, and the studio's option 7 is on.
+    has SMART access, and the studio's option 7 is on. The studio keeps consents for 36
+    months (issue 15: the consent page also counts those past it), and about one consent
+    given in sixteen leaves out SMART Hub ("parziale").
     """
     started = time.perf_counter()
     url = backend.new_url(f"c{size}")
@@ -161,6 +163,11 @@ def build_studio(backend: Backend, size: int) -> dict:
                 "FROM client WHERE studio_id = ? AND code LIKE 'S%' AND consent_answer = 'granted')"),
                 (studio.id,))
             db.execute_sql(sql(
+                "UPDATE client_service SET consented_at = NULL WHERE service_id = (SELECT id FROM "
+                "smart_service WHERE code = 'smart_hub') AND client_id IN (SELECT id FROM client "
+                "WHERE studio_id = ? AND code LIKE 'S%' AND consent_answer = 'granted' "
+                "AND id % 40 = 3)"), (studio.id,))
+            db.execute_sql(sql(
                 "INSERT INTO consent_event (studio_id, client_id, kind, actor_id, channel, "
                 "consent_text_id, created_at) SELECT c.studio_id, c.id, c.consent_answer, u.id, "
                 "'modal', ?, c.consent_answered_at FROM client c JOIN \"user\" u ON u.client_id = c.id "
@@ -169,7 +176,7 @@ def build_studio(backend: Backend, size: int) -> dict:
             db.execute_sql(sql(
                 "INSERT INTO operator_client (operator_id, client_id) SELECT ?, id FROM client "
                 "WHERE studio_id = ? AND code LIKE 'S%' AND id % 7 = 1"), (operator.id, studio.id))
-            models.StudioSettings.update(smart_access=True).where(
+            models.StudioSettings.update(smart_access=True, consent_months=36).where(
                 models.StudioSettings.studio == studio.id).execute()
             models.User.update(smart_access=True).where(models.User.id == operator.id).execute()
         db.execute_sql("ANALYZE")  # statistics for the planner, as after any bulk load

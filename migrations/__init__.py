@@ -36,6 +36,7 @@ from . import (
     m0017_consent_week_tally,
     m0018_access_outcome,
     m0019_smart_catalogue,
+    m0020_partial_tally,
 )
 
 # (name recorded in migration_history, module). A name never changes once released:
@@ -60,6 +61,7 @@ MIGRATIONS = [
     ("0017_consent_week_tally", m0017_consent_week_tally),
     ("0018_access_outcome", m0018_access_outcome),
     ("0019_smart_catalogue", m0019_smart_catalogue),
+    ("0020_partial_tally", m0020_partial_tally),
 ]
 
 CREATE_MIGRATION_HISTORY = {
