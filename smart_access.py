@@ -78,7 +78,8 @@ REASONS = {
 # The operator's list (/servizi-smart) says in a few words why a service is out of reach.
 LIST_REASONS = {
     "non_risposto": "non ha ancora risposto",
-    "revocato": "ha revocato il consenso",
+    # A declined request and a revocation are both "non aderito" (the grid's word, SPEC).
+    "non_aderito": "non ha aderito",
     "scaduto": "consenso scaduto il {date}",
     "scaduto_senza_data": "consenso scaduto",
     "servizio_non_autorizzato": "servizio non autorizzato dal cliente",
@@ -390,7 +391,7 @@ class ServiceState:
 
 def _list_text(reason: str, answer: str | None, last_day: dt.date | None) -> str:
     if reason == "consenso_assente":
-        return LIST_REASONS["revocato" if answer == CONSENT_DECLINED else "non_risposto"]
+        return LIST_REASONS["non_aderito" if answer == CONSENT_DECLINED else "non_risposto"]
     if reason == "consenso_scaduto":
         if last_day is None:
             return LIST_REASONS["scaduto_senza_data"]
@@ -446,14 +447,14 @@ def client_state_conditions(now: dt.datetime, studio_id: int) -> dict[str, objec
     """SQL conditions on Client naming why a managed client is (not) reachable, for filters.
 
     "raggiungibile": consent in force (its services still each need to be covered);
-    "non_risposto": never answered or a request pending; "revocato": declined or
+    "non_risposto": never answered or a request pending; "non_aderito": declined or
     revoked; "scaduto": expired (recorded, or ended since the daily task ran).
     """
     ended = lifetime.expired_condition(now, studio_id)
     return {
         "raggiungibile": lifetime.in_force_condition(now, studio_id),
         "non_risposto": Client.consent_answer.is_null() | (Client.consent_answer == "pending"),
-        "revocato": Client.consent_answer == CONSENT_DECLINED,
+        "non_aderito": Client.consent_answer == CONSENT_DECLINED,
         "scaduto": (Client.consent_answer == CONSENT_EXPIRED) | ended,
     }
 

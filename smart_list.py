@@ -5,7 +5,7 @@ list shows those of them that are active and have at least one active SMART serv
 Which service may be opened, and why not, is the access rule's answer
 (``smart_access.service_states``, the same conditions as ``check``): a service
 allowed has "Accedi"; a client whose consent is not in force says why once ("non ha
-ancora risposto", "ha revocato il consenso", "consenso scaduto il …"); a service left
+ancora risposto", "non ha aderito", "consenso scaduto il …"); a service left
 out of a consent in force says "servizio non autorizzato dal cliente". "Accedi"
 asks the rule again: this list only shows.
 
@@ -31,13 +31,13 @@ STATES = {
     "tutti": "Tutti",
     "raggiungibili": "Raggiungibili",
     "senza_risposta": "Non ha ancora risposto",
-    "revocato": "Ha revocato il consenso",
+    "non_aderito": "Non ha aderito",
     "scaduto": "Consenso scaduto",
     "non_autorizzato": "Con servizi non autorizzati",
 }
 # The filter's states as the access rule names them (smart_access.client_state_conditions).
 RULE_STATE = {"raggiungibili": "raggiungibile", "senza_risposta": "non_risposto",
-              "revocato": "revocato", "scaduto": "scaduto", "non_autorizzato": "raggiungibile"}
+              "non_aderito": "non_aderito", "scaduto": "scaduto", "non_autorizzato": "raggiungibile"}
 NOT_AUTHORIZED = "servizio_non_autorizzato"
 
 

@@ -102,7 +102,7 @@ def test_every_combination_of_services_decides_the_rule_and_the_list(smart_on, w
         assert {s.service.code for s in states if s.allowed} == wanted
         for state in states:
             if not state.allowed:
-                assert state.text == ("ha revocato il consenso" if not wanted
+                assert state.text == ("non ha aderito" if not wanted
                                       else "servizio non autorizzato dal cliente")
         reachable = {c.id for c in smart_access.reachable_clients(acting)}
         assert (edilnord.id in reachable) == bool(wanted)

@@ -318,7 +318,7 @@ def test_the_list_says_consenso_scaduto_with_the_day(operator):
     rows = smart_rows(operator)
     assert rows["PINK"] == ("consenso scaduto il 18/06/2021", {"Fattura SMART": "", "SMART Hub": ""})
     assert rows["000131"][0] == "non ha ancora risposto"
-    assert rows["000145"][0] == "ha revocato il consenso"
+    assert rows["000145"][0] == "non ha aderito"
     assert list(smart_rows(operator, "?stato=scaduto")) == ["000006.000010", "002420.002420", "PINK"]
     assert smart_rows(operator, "?stato=raggiungibili") == {}
 

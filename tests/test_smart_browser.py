@@ -107,7 +107,7 @@ def test_operator_reaches_consenting_clients_only_and_every_attempt_is_logged(
         "Accesso negato. Il cliente non ha dato il consenso all'accesso ai suoi Servizi SMART.")
     # the list refreshed itself: PINK is still his, now out of reach and saying why
     expect(rows).to_have_count(5)
-    expect(rows.filter(has_text="PINK").locator(".smart-state")).to_have_text("ha revocato il consenso")
+    expect(rows.filter(has_text="PINK").locator(".smart-state")).to_have_text("non ha aderito")
     expect(page.get_by_role("button", name=re.compile("di PINK$"))).to_have_count(0)
     assert page.url == live_server.url + "/servizi-smart"
     shot(page, "refused.png")

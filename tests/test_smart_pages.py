@@ -80,7 +80,7 @@ def test_list_shows_every_managed_client_reachable_or_with_the_reason(app, db):
     # 000200 is managed too, but has no SMART service: nothing to open, not listed
     assert table_codes(page) == ["000006.000010", "000131", "000145", "002420.002420", "PINK"]
     assert [state_of(page, code) for code in table_codes(page)] == [
-        "raggiungibile", "non ha ancora risposto", "ha revocato il consenso", "raggiungibile",
+        "raggiungibile", "non ha ancora risposto", "non ha aderito", "raggiungibile",
         "raggiungibile"]
     pink_row = row_of(page, "PINK")
     assert [visible_text(s) for s in pink_row.select(".smart-service-name")] == ["Fattura SMART", "SMART Hub"]
@@ -94,7 +94,7 @@ def test_list_shows_every_managed_client_reachable_or_with_the_reason(app, db):
 @pytest.mark.parametrize(("state", "codes"), [
     ("raggiungibili", ["000006.000010", "002420.002420", "PINK"]),
     ("senza_risposta", ["000131"]),
-    ("revocato", ["000145"]),
+    ("non_aderito", ["000145"]),
     ("tutti", ["000006.000010", "000131", "000145", "002420.002420", "PINK"]),
     ("sconosciuto", ["000006.000010", "000131", "000145", "002420.002420", "PINK"]),
 ])
