@@ -75,8 +75,9 @@ EXPIRED, SCOPE = "expired", "scope"  # issue 15: expiry (by the system), one ser
 ADMIN_SENDING, MODAL, ALTRI_DATI, SYSTEM = "admin_sending", "modal", "altri_dati", "system"
 
 
-def wording(screen: str) -> ConsentText:
-    """Return the stored version of the wording shown on ``screen``, storing it the first time."""
+def wording(screen: str, since: dt.datetime | None = None) -> ConsentText:
+    """Return the stored version of the wording shown on ``screen``, storing it the first time
+    (as in use from ``since``, by default now: demo data dated in the past says so)."""
     title, body = WORDINGS[screen]
     digest = hashlib.sha256(f"{title}\n{body}".encode()).hexdigest()
     text = ConsentText.get_or_none(ConsentText.sha256 == digest)
@@ -86,7 +87,8 @@ def wording(screen: str) -> ConsentText:
         with write_transaction():
             next_version = (ConsentText.select(fn.MAX(ConsentText.version)).scalar() or 0) + 1
             ConsentText.insert(
-                version=next_version, title=title, body=body, sha256=digest
+                version=next_version, title=title, body=body, sha256=digest,
+                created_at=since or utcnow(),
             ).on_conflict_ignore().execute()
         text = ConsentText.get_or_none(ConsentText.sha256 == digest)
     return text

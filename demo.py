@@ -136,6 +136,11 @@ def seed(password: str = "demo", synthetic_clients: int = 0) -> list[User]:
         catalogue = ensure_catalogue()
         studio = ensure_studio(*DEMO_STUDIO)
         admin = ensure_user(studio, "admin", "Mario Amministratore", password, "admin", made=made)
+        # The wordings were on screen before the release note's first sending (Testi del
+        # consenso shows each version's period from when it was stored).
+        first = min(rome(history[0]) for *_c, history in DEMO_CLIENTS if history)
+        for screen in consent.WORDINGS:
+            consent.wording(screen, since=first)
         clients = {}
         for code, name, tax_code, services, history in DEMO_CLIENTS:
             client, created = ensure_client(studio, code, name, tax_code, services, catalogue)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 from conftest import htmx_headers, login_as, parse, visible_text
+from peewee import fn
 
 import consent
 import consent_wordings
-from models import Client, ConsentText, User
+from models import Client, ConsentEvent, ConsentText, User
 
 URL = "/area-personale/consensi/testi"
 
@@ -62,3 +63,15 @@ def test_the_storico_links_each_version_to_its_text(app, db):
 @pytest.mark.parametrize("username, status", [("operatore1", 403), ("pink", 403), ("admin.alt", 200)])
 def test_the_texts_are_for_administrators(app, db, username, status):
     assert login_as(app, username).get(URL).status_code == status
+
+
+def test_no_event_points_at_a_version_stored_after_it(db):
+    """The demo's consents of 2020 were given on wordings in use since then, not since the
+    day the demo was loaded: each version's period covers the events that point at it."""
+    later = (ConsentEvent.select(ConsentEvent.id)
+             .join(ConsentText, on=ConsentEvent.consent_text == ConsentText.id)
+             .where(ConsentText.created_at > ConsentEvent.created_at))
+    assert ConsentEvent.select().where(ConsentEvent.consent_text.is_null(False)).count() > 0
+    assert list(later) == []
+    first = ConsentEvent.select(fn.MIN(ConsentEvent.created_at)).scalar()
+    assert ConsentText.select(fn.MIN(ConsentText.created_at)).scalar() <= first
