@@ -172,8 +172,10 @@ def weekly_answers(studio_id: int, weeks: int = WEEKS) -> list[Week]:
 
 # --- the chart's geometry -------------------------------------------------------------------
 
-WIDTH, HEIGHT = 640, 180
-LEFT, RIGHT, TOP, BOTTOM = 36, 8, 24, 22  # room for the key and the axes' labels
+WIDTH, HEIGHT = 640, 220
+# Room for the axes' labels: each level's value sits on its guide, at the left; the months
+# below the plot. On a phone the stylesheet draws them twice as large (still in these units).
+LEFT, RIGHT, TOP, BOTTOM = 4, 8, 22, 28
 
 
 @dataclass(frozen=True)
@@ -254,7 +256,8 @@ def chart(weeks: list[Week]) -> Chart:
             if seen is not None:  # the first week is usually in the middle of its month
                 months.append(Tick(x(index), italian.MONTHS[week.start.month - 1][:3]))
             seen = week.start.month
-    levels = [Tick(y(value), italian.format_number(value))
+    # The zero line needs no number (the lines run along it and would hide it).
+    levels = [Tick(y(value), italian.format_number(value) if value else "")
               for value in (0, top_value // 2, top_value)]
     return Chart(WIDTH, HEIGHT, LEFT, right, TOP, bottom, lines, months, levels, weeks)
 

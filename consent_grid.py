@@ -53,7 +53,8 @@ OPS = {"contiene": "Contiene", "inizia": "Inizia con", "uguale": "Uguale a"}
 REQUEST_STATES = {"tutti": "Tutti", "inviato": "Inviato", "non_inviato": "Non inviato"}
 ANSWER_STATES = {"tutti": "Tutti", **ANSWER_STATE_LABELS}
 # "Scadenza": the consents in force that end within 30 days (issue 15).
-EXPIRY_STATES = {"tutte": "Scadenza: tutte", "entro_30": "In scadenza entro 30 giorni"}
+# Under the column "Scadenza": its name need not be repeated (the cell is narrow).
+EXPIRY_STATES = {"tutte": "Tutte", "entro_30": "Entro 30 giorni"}
 MAIL_STATES = {"tutti": "E-mail: tutte", "in_errore": "E-mail in errore"}
 # The answers whose counts the database keeps (consent_tally) exactly: the other states
 # ("aderito", "parziale", "scaduto") also depend on the time and the services, and are

@@ -109,6 +109,33 @@ def test_the_consent_grid_shows_one_card_per_client_below_its_filters(browser_lo
     assert_fits_the_phone(page)
 
 
+# The rendered size of the chart's text (the SVG scales with the screen, its text with it).
+CHART_TEXT_PX = """() => Array.from(document.querySelectorAll(".campaign svg text"))
+  .map((text) => text.getBoundingClientRect().height)"""
+
+
+def test_the_campaigns_chart_and_counts_read_on_a_phone(browser_login, live_server):
+    page = browser_login("admin")
+    page.set_viewport_size(PHONE)
+    page.goto(live_server.url + "/area-personale/consensi")
+    chart = page.get_by_role("img", name="Risposte per settimana, ultimi 12 mesi")
+    expect(chart).to_be_visible()
+    assert_fits_the_phone(page)
+    # the axes' labels about as large as the page's small print, not a quarter of it
+    heights = page.evaluate(CHART_TEXT_PX)
+    assert heights and min(heights) >= 10, heights
+    key = page.locator(".campaign .chart-key li")
+    expect(key).to_have_text(["Aderito", "Non aderito", "Revocato"])
+    assert all(float(size[:-2]) >= 12 for size in key.evaluate_all(
+        "items => items.map((li) => getComputedStyle(li).fontSize)"))
+    # the counts two by two, below the total
+    total = page.locator(".campaign-counts li").first.bounding_box()
+    waiting = page.locator(".campaign-in_attesa").bounding_box()
+    not_sent = page.locator(".campaign-non_inviato").bounding_box()
+    assert total["width"] > 250 and abs(waiting["y"] - not_sent["y"]) < 2
+    assert waiting["x"] > not_sent["x"]
+
+
 def test_the_consent_grid_stays_a_table_on_a_desktop(browser_login, live_server):
     page = browser_login("admin")
     page.set_viewport_size(DESKTOP)

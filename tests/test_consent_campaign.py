@@ -212,11 +212,14 @@ def test_the_page_draws_the_chart_and_its_table(admin, app, monkeypatch):
     lines = svg.select("polyline")
     assert [line["class"] for line in lines] == [["series-granted"], ["series-declined"],
                                                  ["series-revoked"]]
-    assert [visible_text(t) for t in svg.select(".chart-key text")] == [
-        "Aderito", "Non aderito", "Revocato"]
+    # The key is the page's text (it reads on a phone too), each with its line's class.
+    key = page.select(".campaign .chart-key li")
+    assert [(visible_text(li), li["class"]) for li in key] == [
+        ("Aderito", ["series-granted"]), ("Non aderito", ["series-declined"]),
+        ("Revocato", ["series-revoked"])]
     granted = [tuple(map(int, p.split(","))) for p in lines[0]["points"].split()]
     # From the first week to the last, level where nothing changes, up in the last week.
-    assert granted[0][0] == 36 and granted[-1][0] == 632
+    assert granted[0][0] == consent_campaign.LEFT and granted[-1][0] == 632
     assert [y for _x, y in granted[:-1]] == [granted[0][1]] * (len(granted) - 1)
     assert granted[-1][1] < granted[-2][1]
     declined = [tuple(map(int, p.split(","))) for p in lines[1]["points"].split()]

@@ -106,7 +106,7 @@ def test_grid_has_the_columns_filters_and_pager_of_the_spec(admin):
         "stato_richiesta": ["Tutti", "Inviato", "Non inviato"],
         "stato_risposta": ["Tutti", "In attesa", "aderito", "parziale", "non aderito", "scaduto"],
         "stato_email": ["E-mail: tutte", "E-mail in errore"],
-        "scadenza": ["Scadenza: tutte", "In scadenza entro 30 giorni"],
+        "scadenza": ["Tutte", "Entro 30 giorni"],
     }
     code_box = page.select_one("input[name=codice]")
     assert code_box["hx-trigger"] == "input changed delay:300ms, search"
