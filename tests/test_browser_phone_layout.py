@@ -248,3 +248,37 @@ def test_every_page_of_a_client_and_an_operator_fits_a_phone(page, browser_login
         page.goto(studio_in_use.url + path)
         expect(page.get_by_role("heading", level=1)).to_be_visible()
         assert_fits_the_phone(page)
+
+
+TABLET = {"width": 768, "height": 900}
+# The cells that must not wrap (codes, codici fiscali, partite IVA, states) whose text runs
+# over more than one line: one word each, so a second line means a word broken in two.
+WORDS_BROKEN = """(table) => Array.from(table.querySelectorAll("tbody td.nowrap, tbody td[data-label='Stato'] > span"))
+  .filter((cell) => {
+    const range = document.createRange();
+    range.selectNodeContents(cell);
+    return new Set(Array.from(range.getClientRects()).map((line) => Math.round(line.top))).size > 1;
+  })
+  .map((cell) => cell.textContent.trim())"""
+
+
+@pytest.mark.parametrize("path", ["/area-personale/clienti", "/area-personale/operatori"])
+def test_the_admins_tables_keep_their_words_whole_on_desktop_and_tablet(browser_login, live_server, path):
+    """A desktop shows the whole table, each code, codice fiscale, partita IVA and state on
+    one line; a tablet scrolls a table too wide inside its box, never the page."""
+    page = browser_login("admin")
+    page.set_viewport_size(DESKTOP)
+    page.goto(live_server.url + path)
+    table = page.locator(".smart-table")
+    expect(table).to_be_visible()
+    box = page.locator(".table-scroll").first
+    assert table.evaluate("t => t.scrollWidth") <= box.evaluate("b => b.clientWidth")
+    assert table.evaluate(WORDS_BROKEN) == []
+    for button in table.locator(".button").all():  # "Disabilita", "Invia link per la password"
+        assert len(button.evaluate("b => Array.from(b.getClientRects())")) == 1
+        assert button.bounding_box()["height"] < 2 * 20
+    page.set_viewport_size(TABLET)
+    page.reload()
+    expect(table).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= TABLET["width"]
+    assert table.evaluate(WORDS_BROKEN) == []
