@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from smart_helpers import set_option7, set_switch
 
 import models
+from models import Client, ConsentEvent, User
 
 pytestmark = pytest.mark.browser
 
@@ -115,6 +116,10 @@ CHART_TEXT_PX = """() => Array.from(document.querySelectorAll(".campaign svg tex
 
 
 def test_the_campaigns_chart_and_counts_read_on_a_phone(browser_login, live_server):
+    with models.db.connection_context():  # an answer this week: the chart has its table
+        pink = Client.get(Client.code == "PINK")
+        ConsentEvent.create(studio=pink.studio_id, client=pink, kind="granted", channel="modal",
+                            actor=User.get(User.username == "pink"))
     page = browser_login("admin")
     page.set_viewport_size(PHONE)
     page.goto(live_server.url + "/area-personale/consensi")
@@ -134,6 +139,14 @@ def test_the_campaigns_chart_and_counts_read_on_a_phone(browser_login, live_serv
     not_sent = page.locator(".campaign-non_inviato").bounding_box()
     assert total["width"] > 250 and abs(waiting["y"] - not_sent["y"]) < 2
     assert waiting["x"] > not_sent["x"]
+    # the chart's table, opened, within its box, a line under each row
+    page.get_by_text("Dati del grafico in tabella").click()
+    table = page.locator(".campaign .chart-table")
+    expect(table).to_be_visible()
+    inside = page.locator(".campaign .chart-data").bounding_box()
+    assert table.bounding_box()["x"] + table.bounding_box()["width"] <= inside["x"] + inside["width"] + 0.5
+    assert table.locator("tbody td").last.evaluate("td => getComputedStyle(td).borderBottomWidth") == "1px"
+    assert_fits_the_phone(page)
 
 
 def test_the_consent_grid_stays_a_table_on_a_desktop(browser_login, live_server):
