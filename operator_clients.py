@@ -15,6 +15,7 @@ from peewee import Case, IntegrityError, Value, fn
 
 import accounts
 import addresses
+import client_search
 from listing import parse_id
 from models import (
     ROLE_OPERATOR,
@@ -166,7 +167,9 @@ def client_filter(operator: User, search: str, shown: str):
     """The condition choosing the studio's clients a list or a bulk change applies to."""
     condition = Client.studio == operator.studio_id
     if search:
-        condition &= Client.code.contains(search) | Client.name.contains(search)
+        # the same search as every other list of clients: code, ragione sociale without
+        # accents, codice fiscale, partita IVA
+        condition &= client_search.code_or_client_contains(search)
     if shown == "gestiti":
         condition &= _is_managed(operator)
     elif shown == "non_gestiti":

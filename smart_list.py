@@ -117,6 +117,9 @@ def load_page(user, search: str = "", state: str = "tutti", size: int = 25,
             query = query.where(Client.code > after)
         query = query.order_by(Client.code)
     found = list(query.limit(size + 1).tuples())
+    if not found and (after is not None or before is not None):
+        # A cursor past either end (a forged or old link, the last client gone): the first page.
+        return load_page(user, search, state, size)
     more = len(found) > size
     found = found[:size]
     if backwards:

@@ -7,7 +7,7 @@ from smart_helpers import set_option7
 import client_search
 import demo
 import models
-from models import Client, Studio
+from models import Client, Studio, User
 
 FRAGMENTS = ["0042", "s0004", "S00004", "002", "PINK", "pink", "66a.6", ".", "00",
              "0", "zzz", "%", "_0", "0%4", 'a"b', "ALT-", "000088"]
@@ -202,7 +202,18 @@ def test_the_operators_list_finds_by_name_without_accents_and_by_codice_fiscale(
     assert smart_codes(parse(admin.get("/servizi-smart?q=0987654058"))) == ["000004"]
     assert smart_codes(parse(admin.get("/servizi-smart?q=pink"))) == ["PINK"]  # codes still
     box = parse(admin.get("/servizi-smart")).select_one("#smart-q")
-    assert box["placeholder"] == "Codice, ragione sociale, codice fiscale o partita IVA"
+    assert box["placeholder"] == "Codice, nome, CF o P. IVA"  # short enough to read whole
+
+
+def test_the_operators_client_picker_finds_as_the_other_lists(app, db):
+    """Operatori di studio › clienti gestiti: the same search as the grid and the Anagrafica."""
+    admin = login_as(app, "admin")
+    operator = User.get(User.username == "operatore1")
+    url = f"/area-personale/operatori/{operator.id}/clienti?q="
+    for query in ("caffe", "CAFFÈ centrale", "NRELCU70", "09876540585", "000004"):
+        page = parse(admin.get(url + query))
+        codes = [visible_text(cell) for cell in page.select(".smart-table tbody td[data-label=Codice]")]
+        assert codes == ["000004"], query
 
 
 def smart_codes(page) -> list[str]:

@@ -147,8 +147,13 @@ def test_search_treats_wildcards_literally_and_bad_input_gets_defaults(app, db, 
     assert table_codes(parse(admin.get("/servizi-smart?q=SMART"))) == []
     page = parse(admin.get("/servizi-smart?pagina=abc&per_pagina=7"))
     assert len(table_codes(page)) == 11  # every client with a service, the default page size
-    page = parse(admin.get("/servizi-smart?dopo=" + "Z" * 500))
-    assert table_codes(page) == []
+    # a cursor past either end (forged, or the clients after it gone): the first page, not
+    # "Nessun cliente con Servizi SMART attivi"
+    first = table_codes(parse(admin.get("/servizi-smart")))
+    for cursor in ("dopo=" + "Z" * 500, "dopo=xyz", "prima=000000"):
+        page = parse(admin.get("/servizi-smart?" + cursor))
+        assert table_codes(page) == first, cursor
+        assert page.select_one("a[rel=prev]") is None, cursor
     fragment = admin.get("/servizi-smart?q=000", headers=hx("smart-clients"))
     assert fragment.status_code == 200 and "Vary" in fragment.headers
     root = parse(fragment)
