@@ -126,7 +126,9 @@ def test_a_bad_date_is_said_and_filters_nothing(app, accesses):
 def test_a_date_at_the_ends_of_the_calendar_is_said_and_filters_nothing(app, accesses, query):
     admin, pink = login_as(app, "admin"), login_as(app, "pink")
     page = parse(admin.get(f"{LOG}?{query}"))
-    assert "Data non valida" in visible_text(page.select_one("#access-log [role=alert]"))
+    # the format is right: the message says which days are accepted, not only the format
+    assert "Data non valida: scrivi un giorno dal 01/01/1900 al 31/12/2999, come gg/mm/aaaa." in \
+        visible_text(page.select_one("#access-log [role=alert]"))
     assert len(log_rows(page)) == 3
     assert admin.get(f"{LOG}.csv?{query}").status_code == 200
     assert pink.get(f"/area-personale/altri-dati?{query}").status_code == 200

@@ -179,7 +179,9 @@ def log_period_args() -> dict:
     days = {name: smart_access.parse_day(value) for name, value in raw.items()}
     problem = None
     if any(value and days[name] is None for name, value in raw.items()):
-        problem = "Data non valida: scrivila come gg/mm/aaaa. Il filtro per data non è applicato."
+        years = smart_access.LOG_YEARS
+        problem = (f"Data non valida: scrivi un giorno dal 01/01/{years.start} al 31/12/{years.stop - 1}, "
+                   "come gg/mm/aaaa. Il filtro per data non è applicato.")
         days = {"dal": None, "al": None}
     elif days["dal"] and days["al"] and days["dal"] > days["al"]:
         problem = "La data «dal» viene dopo la data «al»: il filtro per data non è applicato."
