@@ -79,3 +79,14 @@ def test_esporta_downloads_the_filtered_grid(browser_login, live_server):
     assert {row[7] for row in rows[1:]} == {"aderito"}
     total = page.locator("#consent-grid .pager-summary").inner_text().rsplit(" ", 1)[1]
     assert len(rows) - 1 == int(total)
+
+
+def test_a_storicos_version_link_shows_which_text_it_opened(browser_login, live_server):
+    """Testi del consenso opened at one version (a Storico's "versione N") marks that one."""
+    page = browser_login("admin")
+    page.goto(live_server.url + URL + "/testi#versione-1")
+    opened, other = page.locator("#versione-1"), page.locator("#versione-2")
+    expect(opened).to_be_visible()
+    background = "el => getComputedStyle(el).backgroundColor"
+    assert opened.evaluate(background) != other.evaluate(background)
+    assert other.evaluate(background) == "rgba(0, 0, 0, 0)"

@@ -26,7 +26,7 @@ def test_every_version_is_shown_in_full_with_its_period(app, db):
     assert "Finestra di consenso all'accesso" in visible_text(modal.find("h2"))
     for line in (consent.MODAL_INTRO, consent.MODAL_YES, consent.MODAL_NO, consent.MODAL_REMINDER):
         assert line in text
-    assert "è il testo mostrato oggi" in visible_text(modal.select_one(".wording-period"))
+    assert "è il testo che questa schermata mostra oggi" in visible_text(modal.select_one(".wording-period"))
     assert visible_text(page.find("h1")).endswith("Testi del consenso")
 
 
