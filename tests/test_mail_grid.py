@@ -296,7 +296,7 @@ def test_the_filter_shows_clients_whose_latest_message_failed(admin, db):
 def test_an_unknown_mail_filter_falls_back_to_all(admin):
     page = parse(admin.get(URL + "?stato_email=boh", headers=GRID))
     assert len(codes(page)) == 10
-    assert "sostituiti con quelli predefiniti" in visible_text(page.select_one(".message"))
+    assert "sono stati corretti" in visible_text(page.select_one(".message"))
 
 
 # --- the studio's mail rules ------------------------------------------------------------

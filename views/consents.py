@@ -74,7 +74,8 @@ INTRO = (
     "SMART, SMART Hub, Corrispettivi SMART, ecc.)."
 )
 CORRECTED_MESSAGE = (
-    "Alcuni valori dell'indirizzo non erano validi e sono stati sostituiti con quelli predefiniti."
+    "Alcuni valori dell'indirizzo non erano validi e sono stati corretti: i testi troppo "
+    "lunghi accorciati, gli altri riportati al valore predefinito."
 )
 
 
