@@ -120,6 +120,13 @@ def test_the_search_never_finds_another_studios_client(app, db):
     assert "Nessun cliente corrisponde alla ricerca." in visible_text(parse(page))
 
 
+def test_a_search_finding_nothing_says_so_once(app, db):
+    """No pager repeating "Nessun elemento" under the list's own message, nothing to export."""
+    page = parse(login_as(app, "admin").get(f"{BASE}?q=nessuno-si-chiama-cosi"))
+    assert "Nessun cliente corrisponde alla ricerca." in visible_text(page.select_one("#clients"))
+    assert page.select_one("#clients-pager") is None and page.select_one("#export-csv") is None
+
+
 def test_the_list_is_paged_like_the_other_lists(app, db, hx):
     admin = login_as(app, "admin")
     first = admin.get(BASE, query_string={"per_pagina": 10})
