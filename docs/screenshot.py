@@ -7,14 +7,16 @@ import sys
 
 from playwright.sync_api import sync_playwright
 
-sys.path.insert(0, ".")
-from tests.conftest import chromium_executable  # noqa: E402
+sys.path[:0] = [".", "tests"]  # conftest imports its neighbours (smtp_sink, ...) by name
+from conftest import chromium_executable  # noqa: E402
 
 BASE = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000"
+DESKTOP, PHONE = {"width": 1280, "height": 760}, {"width": 375, "height": 760}
 SHOTS = [
-    ("admin", "/", "docs/screenshot-admin-home.png"),
-    ("admin", "/area-personale/consensi", "docs/screenshot-consent-grid.png"),
-    ("000131", "/", "docs/screenshot-client-modal.png"),  # a request waits: the modal opens
+    ("admin", "/", DESKTOP, "docs/screenshot-admin-home.png"),
+    ("admin", "/area-personale/consensi", DESKTOP, "docs/screenshot-consent-grid.png"),
+    ("admin", "/area-personale/consensi", PHONE, "docs/screenshot-consent-phone.png"),
+    ("000131", "/", DESKTOP, "docs/screenshot-client-modal.png"),  # a request waits: the modal opens
 ]
 
 
@@ -24,8 +26,8 @@ def main():
             executable_path=chromium_executable(),
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
-        for username, path, output in SHOTS:
-            page = browser.new_page(viewport={"width": 1280, "height": 760}, locale="it-IT")
+        for username, path, viewport, output in SHOTS:
+            page = browser.new_page(viewport=viewport, locale="it-IT")
             page.goto(BASE + "/login")
             page.get_by_label("Nome utente").fill(username)
             page.get_by_label("Password").fill("demo")
