@@ -112,7 +112,11 @@ def state_counts(studio_id: int) -> Counts:
             counts[_ANSWER_STATE[answer]] += n
     if counts["aderito"] or counts["parziale"]:
         for partial, n in _lapsed(studio_id):  # "scaduto" from the instant it ended
-            counts["parziale" if partial else "aderito"] -= n
+            # (a second statement: on PostgreSQL a commit in between may shift a count by
+            # one for this view; it never shows less than none)
+            key = "parziale" if partial else "aderito"
+            n = min(n, counts[key])
+            counts[key] -= n
             counts["scaduto"] += n
     return Counts(total, [StateCount(key, label, counts[key], GridState(**filters))
                           for key, label, filters in STATES])

@@ -14,9 +14,11 @@ keeps the counts right, in the same transaction.
   group moves one unit from its old group to the new one.
 
 On PostgreSQL the triggers are per statement with transition tables, so a
-sending to 50,000 clients adjusts the counts with one aggregate, touching the
-groups in key order (concurrent writers cannot deadlock on them). The triggers are
-created by migration 0003 and replaced by 0020 (migrations/m0020_partial_tally.py).
+sending to 50,000 clients adjusts the counts with one aggregate; the first change to a
+studio's counts in a transaction takes them whole (an advisory lock to the commit), so
+concurrent writers of one studio queue on them and never deadlock (a grant moves its
+client's count in two statements, an untick another's the other way in one). The triggers
+are created by migration 0003 and replaced by 0020 (migrations/m0020_partial_tally.py).
 """
 
 from __future__ import annotations

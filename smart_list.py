@@ -35,6 +35,8 @@ STATES = {
     "scaduto": "Consenso scaduto",
     "non_autorizzato": "Con servizi non autorizzati",
 }
+# Links saved before a filter was renamed still choose it.
+RENAMED_STATES = {"revocato": "non_aderito"}
 # The filter's states as the access rule names them (smart_access.client_state_conditions).
 RULE_STATE = {"raggiungibili": "raggiungibile", "senza_risposta": "non_risposto",
               "non_aderito": "non_aderito", "scaduto": "scaduto", "non_autorizzato": "raggiungibile"}

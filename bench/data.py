@@ -113,7 +113,7 @@ def build_studio(backend: Backend, size: int) -> dict:
     its events; every client has its user; operatore1 manages one client in 7 and
     has SMART access, and the studio's option 7 is on. The studio keeps consents for 36
     months (issue 15: the consent page also counts those past it), and about one consent
-    given in sixteen leaves out SMART Hub ("parziale").
+    given in thirty-six leaves out SMART Hub ("parziale").
     """
     started = time.perf_counter()
     url = backend.new_url(f"c{size}")

@@ -10,10 +10,23 @@ client of the studio at each page. So the database keeps one more count:
 - ``client_tally`` gets ``partial`` in its key: 1 when ``uncovered_services > 0``. A granted
   consent in a group with ``partial = 1`` is "parziale", with ``partial = 0`` "aderito".
 
-``client_tally`` is built again from the clients (its key changed), and the triggers of
+``client_tally`` is counted again from the clients (its key changed), and the triggers of
 migration 0003 are replaced by ones that keep the new column. On PostgreSQL they still run
-once per statement over the transition tables, touching the groups in key order.
+once per statement over the transition tables.
+
+A grant now moves its client's count in two statements (the answer, then the services it
+covers: granted and partial, then granted and whole), while unticking a service moves
+another client's count the other way in one. Touching the groups in key order within each
+statement no longer keeps two writers from each holding a group the other needs. So on
+PostgreSQL the first change to a studio's counts in a transaction takes the studio's
+counts whole (an advisory lock, TALLY_LOCK_SPACE and the studio's id, held to the end of the
+transaction): writers of one studio's counts queue instead of deadlocking. They queued
+already on the few rows they share; SQLite has one writer at a time.
 """
+
+# PostgreSQL advisory locks on a studio's counts are (TALLY_LOCK_SPACE, studio id); the
+# client import's are (16, studio id), client_import.IMPORT_LOCK_SPACE.
+TALLY_LOCK_SPACE = 20
 
 TALLY = (
     'CREATE TABLE IF NOT EXISTS "client_tally" ("studio_id" INTEGER NOT NULL, "smart" INTEGER '
@@ -21,9 +34,10 @@ TALLY = (
     'NOT NULL, "n" INTEGER NOT NULL, PRIMARY KEY ("studio_id", "smart", "requested", "answer", '
     '"partial"))'
 )
-UNCOVERED = (
+UNCOVERED = (  # only the clients with such a service: the others are 0 already
     "UPDATE client SET uncovered_services = (SELECT COUNT(*) FROM client_service s WHERE "
-    "s.client_id = client.id AND s.consented_at IS NULL)"
+    "s.client_id = client.id AND s.consented_at IS NULL) WHERE EXISTS (SELECT 1 FROM "
+    "client_service s WHERE s.client_id = client.id AND s.consented_at IS NULL)"
 )
 KEY = "(studio_id, smart, requested, answer, partial)"
 
@@ -88,8 +102,10 @@ _PG_GROUP = ("studio_id, (smart_services > 0)::int, (consent_requested_at IS NOT
              "coalesce(consent_answer, ''), (uncovered_services > 0)::int")
 
 
-def _pg_tally(rows: str) -> str:
+def _pg_tally(rows: str, studios: str) -> str:
     return (
+        f"PERFORM pg_advisory_xact_lock({TALLY_LOCK_SPACE}, studio_id) FROM (SELECT DISTINCT "
+        f"studio_id FROM ({studios}) AS t ORDER BY studio_id) AS s; "
         f"INSERT INTO client_tally {KEY.replace('partial', 'partial, n')} SELECT studio_id, smart, "
         f"requested, answer, partial, sum(delta) FROM ({rows}) AS c (studio_id, smart, requested, "
         "answer, partial, delta) GROUP BY studio_id, smart, requested, answer, partial HAVING "
@@ -112,16 +128,22 @@ _NEW_SERVICES = "SELECT client_id, 1, (consented_at IS NULL)::int FROM new_rows"
 _OLD_SERVICES = "SELECT client_id, -1, -(consented_at IS NULL)::int FROM old_rows"
 _NEW_CLIENTS = f"SELECT {_PG_GROUP}, 1 FROM new_rows"
 _OLD_CLIENTS = f"SELECT {_PG_GROUP}, -1 FROM old_rows"
+_NEW_STUDIOS = "SELECT studio_id FROM new_rows"
+_OLD_STUDIOS = "SELECT studio_id FROM old_rows"
 
 POSTGRESQL = [
     "ALTER TABLE client ADD COLUMN uncovered_services INTEGER NOT NULL DEFAULT 0",
     UNCOVERED,
-    "DROP TABLE client_tally",
-    TALLY,
+    # The table stays (and with it the runtime role's rights): a column and a key changed.
+    "ALTER TABLE client_tally ADD COLUMN partial INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE client_tally ALTER COLUMN partial DROP DEFAULT",
+    "ALTER TABLE client_tally DROP CONSTRAINT client_tally_pkey",
+    "DELETE FROM client_tally",
     (
         "INSERT INTO client_tally (studio_id, smart, requested, answer, partial, n) SELECT "
         f"{_PG_GROUP}, COUNT(*) FROM client GROUP BY 1, 2, 3, 4, 5"
     ),
+    'ALTER TABLE client_tally ADD PRIMARY KEY ("studio_id", "smart", "requested", "answer", "partial")',
     (
         "CREATE OR REPLACE FUNCTION client_service_count() RETURNS trigger LANGUAGE plpgsql AS $$ "
         f"BEGIN IF TG_OP = 'INSERT' THEN {_pg_count(_NEW_SERVICES)} "
@@ -131,9 +153,9 @@ POSTGRESQL = [
     ),
     (
         "CREATE OR REPLACE FUNCTION client_tally_adjust() RETURNS trigger LANGUAGE plpgsql AS $$ "
-        f"BEGIN IF TG_OP = 'INSERT' THEN {_pg_tally(_NEW_CLIENTS)} "
-        f"ELSIF TG_OP = 'DELETE' THEN {_pg_tally(_OLD_CLIENTS)} "
-        f"ELSE {_pg_tally(_NEW_CLIENTS + ' UNION ALL ' + _OLD_CLIENTS)} "
+        f"BEGIN IF TG_OP = 'INSERT' THEN {_pg_tally(_NEW_CLIENTS, _NEW_STUDIOS)} "
+        f"ELSIF TG_OP = 'DELETE' THEN {_pg_tally(_OLD_CLIENTS, _OLD_STUDIOS)} "
+        f"ELSE {_pg_tally(_NEW_CLIENTS + ' UNION ALL ' + _OLD_CLIENTS, _NEW_STUDIOS + ' UNION ' + _OLD_STUDIOS)} "
         "END IF; RETURN NULL; END $$"
     ),
 ]

@@ -68,21 +68,22 @@ def grid_total(admin, href) -> int:
 
 def with_lifetime_and_scope(studio_id, months=12):
     """``months`` of "Durata del consenso" and, among the consents given, one recorded
-    expired by the rule, one past its lifetime not yet recorded, one partial, the others
-    in force on every service: each of the six states has clients."""
+    expired by the rule, two past their lifetime not yet recorded (one of them partial),
+    one partial, the others in force on every service: each of the six states has clients."""
     granted = [client_id for (client_id,) in Client.select(Client.id).where(
         (Client.studio == studio_id) & (Client.consent_answer == models.CONSENT_GRANTED)
         & (Client.smart_services > 0)).order_by(Client.id).tuples()]
-    assert len(granted) >= 4
+    assert len(granted) >= 5
     now = dt.datetime.utcnow()
     old = now - dt.timedelta(days=800)
     Client.update(consent_answered_at=now).where(Client.id.in_(granted[1:])).execute()
     Client.update(consent_answered_at=old).where(Client.id == granted[0]).execute()
     consent_lifetime.set_studio_months(studio_id, months)  # records granted[0] "scaduto"
-    # past its lifetime, not yet recorded: "scaduto" all the same, from the instant it ended
-    Client.update(consent_answered_at=old).where(Client.id == granted[1]).execute()
+    # past its lifetime, not yet recorded: "scaduto" all the same, from the instant it ended;
+    # one of them partial too (still "scaduto", not "parziale")
+    Client.update(consent_answered_at=old).where(Client.id.in_(granted[1:3])).execute()
     models.ClientService.update(consented_at=None).where(
-        models.ClientService.client == granted[2]).execute()
+        models.ClientService.client.in_([granted[2], granted[3]])).execute()
     return granted
 
 
@@ -399,10 +400,11 @@ def test_the_export_has_the_grids_state_expiry_and_services(admin, studio):
         "Stato risposta", "Data risposta", "Scadenza", "Servizi autorizzati"))
     by_id = {client.code: client for client in Client.select().where(Client.id.in_(granted))}
     by_code = {row[0].value: row for row in rows[1:]}
-    recorded, unrecorded, partial, whole = (by_code[Client.get_by_id(i).code] for i in granted[:4])
-    assert recorded[state].value == unrecorded[state].value == "scaduto"
+    recorded, unrecorded, lapsed_partial, partial, whole = (
+        by_code[Client.get_by_id(i).code] for i in granted[:5])
+    assert recorded[state].value == unrecorded[state].value == lapsed_partial[state].value == "scaduto"
     assert partial[state].value == "parziale" and whole[state].value == "aderito"
-    for row in (recorded, unrecorded, partial, whole):
+    for row in (recorded, unrecorded, lapsed_partial, partial, whole):
         assert row[expiry].is_date and row[expiry].number_format == "DD/MM/YYYY"
         client = by_id[row[0].value]
         answered_day = consent_campaign.italian.to_rome(client.consent_answered_at).date()

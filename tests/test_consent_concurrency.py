@@ -3,6 +3,7 @@ revoke and re-grant, all at once. Every committed decision is one event, nothing
 "database is locked", and each client's state is what its events say."""
 
 import random
+import time
 import threading
 from collections import Counter
 
@@ -140,3 +141,41 @@ def test_answers_racing_a_resend_are_never_lost(app, db, rounds):
         assert run_in_threads(race, 2) == []
         assert outcome["answered"] is True  # it was pending whichever came first
     rebuild_matches_projection()
+
+
+@pytest.mark.skipif(models.is_sqlite(), reason="SQLite has one writer at a time: nothing to interleave")
+def test_a_grant_and_an_untick_at_once_never_deadlock_on_the_counts(app, db):
+    """A grant moves its client's count twice (the answer, then the services it covers); an
+    untick in Altri Dati moves another client's count the other way, in one statement. Each
+    writer takes the studio's counts before touching them (migration 0020), so the second
+    waits for the first instead of each holding a count the other needs (PostgreSQL would
+    abort one with "deadlock detected"). The statements are those of consent.py, stepped."""
+    admin, clients, _users = studio_people()
+    granting, unticking = clients["000131"], clients["PINK"]  # pending; granted on two services
+    assert granting.consent_answer == "pending" and unticking.consent_answer == "granted"
+    service = models.ClientService.select().where(models.ClientService.client == unticking).first()
+    answered, untick_started = threading.Event(), threading.Event()
+
+    def grant():
+        with models.db.atomic():
+            now = models.utcnow()
+            Client.update(consent_answer="granted", consent_answered_at=now).where(
+                Client.id == granting.id).execute()
+            answered.set()
+            untick_started.wait(5)
+            time.sleep(0.3)  # the untick is now waiting, or holding what it took
+            models.ClientService.update(consented_at=now).where(
+                models.ClientService.client == granting.id).execute()
+
+    def untick():
+        answered.wait(5)
+        with models.db.atomic():
+            untick_started.set()
+            models.ClientService.update(consented_at=None).where(
+                (models.ClientService.client == unticking.id)
+                & (models.ClientService.service == service.service_id)).execute()
+
+    errors = run_in_threads(lambda index: (grant, untick)[index](), 2)
+    assert errors == []
+    from test_consent_tally import assert_counts_exact
+    assert_counts_exact()

@@ -135,6 +135,24 @@ def test_a_service_left_out_of_the_consent_moves_the_client_to_parziale(studio):
     assert_counts_exact()
 
 
+def test_a_service_moved_to_another_client_or_removed_from_the_catalogue_is_counted(studio):
+    """Rows of client_service changing client (covered or not), and deleted by the cascade
+    of a service leaving the catalogue, keep every count exact."""
+    pink = Client.get((Client.studio == studio) & (Client.code == "PINK"))
+    lupo = Client.get((Client.studio == studio) & (Client.code == "000200"))  # no services
+    moved = ClientService.select().where(ClientService.client == pink).first()
+    ClientService.update(client=lupo).where((ClientService.client == pink)
+                                            & (ClientService.service == moved.service_id)).execute()
+    assert_counts_exact()
+    ClientService.update(consented_at=None).where(ClientService.client == lupo).execute()
+    ClientService.update(client=pink).where(ClientService.client == lupo).execute()
+    assert_counts_exact()
+    assert Client.get_by_id(pink.id).uncovered_services == 1
+    SmartService.delete().where(SmartService.id == moved.service_id).execute()
+    assert_counts_exact()
+    assert Client.get_by_id(pink.id).uncovered_services == 0
+
+
 def test_new_and_deleted_clients_and_set_based_inserts_are_counted(studio):
     catalogue = demo.ensure_catalogue()
     demo.add_synthetic_clients(studio, 60, catalogue)

@@ -95,6 +95,7 @@ def test_list_shows_every_managed_client_reachable_or_with_the_reason(app, db):
     ("raggiungibili", ["000006.000010", "002420.002420", "PINK"]),
     ("senza_risposta", ["000131"]),
     ("non_aderito", ["000145"]),
+    ("revocato", ["000145"]),  # its name in links saved before it was renamed
     ("tutti", ["000006.000010", "000131", "000145", "002420.002420", "PINK"]),
     ("sconosciuto", ["000006.000010", "000131", "000145", "002420.002420", "PINK"]),
 ])
@@ -105,7 +106,7 @@ def test_list_filters_by_state(app, db, state, codes):
     page = parse(operator.get(f"/servizi-smart?stato={state}"))
     assert table_codes(page) == codes
     selected = page.select_one("#smart-state option[selected]")
-    assert selected["value"] == (state if state != "sconosciuto" else "tutti")
+    assert selected["value"] == {"sconosciuto": "tutti", "revocato": "non_aderito"}.get(state, state)
 
 
 def test_reachable_filter_lists_as_many_clients_as_the_tile_counts(app, db):

@@ -43,6 +43,7 @@ def clients_context() -> dict:
     """The page of the user's clients asked for by the query string, each reachable or with the reason."""
     search = listing.search_text(request.args.get("q"))
     state = request.args.get("stato", "tutti")
+    state = smart_list.RENAMED_STATES.get(state, state)
     state = state if state in smart_list.STATES else "tutti"
     size = listing.page_size(request.args.get("per_pagina"))
     after = request.args.get("dopo") or None
