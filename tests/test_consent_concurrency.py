@@ -3,8 +3,8 @@ revoke and re-grant, all at once. Every committed decision is one event, nothing
 "database is locked", and each client's state is what its events say."""
 
 import random
-import time
 import threading
+import time
 from collections import Counter
 
 import pytest
