@@ -9,6 +9,7 @@ from collections import Counter
 
 import pytest
 from conftest import login_as
+from test_consent_tally import assert_counts_exact
 
 import consent
 import models
@@ -177,5 +178,4 @@ def test_a_grant_and_an_untick_at_once_never_deadlock_on_the_counts(app, db):
 
     errors = run_in_threads(lambda index: (grant, untick)[index](), 2)
     assert errors == []
-    from test_consent_tally import assert_counts_exact
     assert_counts_exact()
