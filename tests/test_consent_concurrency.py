@@ -144,13 +144,13 @@ def test_answers_racing_a_resend_are_never_lost(app, db, rounds):
     rebuild_matches_projection()
 
 
-@pytest.mark.skipif(models.is_sqlite(), reason="SQLite has one writer at a time: nothing to interleave")
 def test_a_grant_and_an_untick_at_once_never_deadlock_on_the_counts(app, db):
     """A grant moves its client's count twice (the answer, then the services it covers); an
     untick in Altri Dati moves another client's count the other way, in one statement. Each
     writer takes the studio's counts before touching them (migration 0020), so the second
     waits for the first instead of each holding a count the other needs (PostgreSQL would
-    abort one with "deadlock detected"). The statements are those of consent.py, stepped."""
+    abort one with "deadlock detected"; SQLite has one writer at a time, so the untick waits
+    for the grant's commit). The statements are those of consent.py, stepped."""
     admin, clients, _users = studio_people()
     granting, unticking = clients["000131"], clients["PINK"]  # pending; granted on two services
     assert granting.consent_answer == "pending" and unticking.consent_answer == "granted"
