@@ -186,8 +186,7 @@ def indexed_sql(studio_id: int, spec: dict):
     """The same rows and count by the portal's strategy, in raw SQL: the kept counts
     (client_tally), the trigram indexes for "Contiene" and "Cerca cliente", the last page read from the end.
     For information: it shows what is left once the SQL no longer scans."""
-    where = ("c.studio_id = ? AND EXISTS (SELECT 1 FROM client_service s "
-             "WHERE s.client_id = c.id)")
+    where = "c.studio_id = ? AND c.active AND c.smart_services > 0"  # the services, counted
     params: list = [studio_id]
     order, reverse = "c.code, c.id", "c.code DESC, c.id DESC"
     if spec.get("order") == "answered_desc":
