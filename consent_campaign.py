@@ -27,6 +27,7 @@ from peewee import fn
 
 import consent_lifetime as lifetime
 import italian
+from consent import partial_condition
 from consent_grid import GridState, listed_clients
 from models import (
     CONSENT_DECLINED,
@@ -130,7 +131,7 @@ def _lapsed(studio_id: int) -> list[tuple[bool, int]]:
     months = lifetime.studio_months(studio_id)
     if months is None:
         return []
-    partial = Client.uncovered_services > 0
+    partial = partial_condition()
     return [(bool(flag), int(n)) for flag, n in (
         Client.select(partial, fn.COUNT(Client.id))
         .where(listed_clients(studio_id) & lifetime.expired_condition(utcnow(), studio_id, months))

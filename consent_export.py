@@ -24,9 +24,9 @@ import client_export
 import consent_history
 import consent_lifetime as lifetime
 import italian
-from consent import ANSWER_STATE_LABELS, answer_state, scopes_of
-from consent_grid import GridState, filtered_clients, ordering
-from models import CONSENT_EXPIRED, CONSENT_GRANTED, Client, utcnow
+from consent import scopes_of
+from consent_grid import GridRow, GridState, filtered_clients, ordering, with_state
+from models import Client, utcnow
 
 CHUNK = 500  # ids per statement (well within SQLite's limit on parameters)
 GRID_COLUMNS = (
@@ -44,7 +44,7 @@ def grid_values(studio_id: int, state: GridState) -> Iterator[list]:
     """The grid's rows for ``state``, all of them, in ``GRID_COLUMNS``; moments in Rome time.
 
     Each row's answer state, last valid day and authorised services are the grid's own
-    (consent_grid._grid_rows): the services of each chunk are read in one statement.
+    (consent_grid.with_state, GridRow): the services of each chunk are read in one statement.
     """
     now, months = utcnow(), lifetime.studio_months(studio_id)
     ids = [client_id for (client_id,) in Client.select(Client.id)
@@ -61,26 +61,12 @@ def grid_values(studio_id: int, state: GridState) -> Iterator[list]:
                 continue
             code, name, tax_code, vat_number, email, requested_at, answer, answered_at = (
                 found[client_id])
-            scope = scopes[client_id]
-            answered = answer_state(answer, answered_at, months,
-                                    any(not item.consented for item in scope), now)
-            in_force = answered in ("aderito", "parziale")
+            row = with_state(GridRow(client_id, code, name, requested_at, answer, answered_at,
+                                     selected=False, months=months), scopes[client_id], now)
+            expiry = row.last_valid_day or (WITHOUT_EXPIRY if row.without_expiry else "")
             yield [code, name, tax_code or "", vat_number or "", email or "",
                    "Inviato" if requested_at else "Non inviato", _rome(requested_at),
-                   ANSWER_STATE_LABELS.get(answered, ""), _rome(answered_at),
-                   _expiry(answer, answered_at, months),
-                   ", ".join(item.name for item in scope if item.consented) if in_force else ""]
-
-
-def _expiry(answer, answered_at, months):
-    """"Scadenza" as the grid shows it (consent_grid.GridRow): the last valid day of a
-    consent given, "senza scadenza" for one granted in a studio whose consents never end."""
-    if answer not in (CONSENT_GRANTED, CONSENT_EXPIRED):
-        return ""
-    last = lifetime.last_valid_day(answered_at, months)
-    if last is not None:
-        return last
-    return WITHOUT_EXPIRY if answer == CONSENT_GRANTED else ""
+                   row.answer_label, _rome(answered_at), expiry, ", ".join(row.scope)]
 
 
 def _rome(moment):

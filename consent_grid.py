@@ -206,19 +206,18 @@ def listed_clients(studio_id: int):
     return (Client.studio == studio_id) & with_smart_service()
 
 
-def answer_condition(studio_id: int, answer: str, now=None, months=...):
+def answer_condition(studio_id: int, answer: str, now=None):
     """Condition: the clients whose "Stato risposta" is ``answer`` (a key of ANSWER_STATE_LABELS) at ``now``.
 
     The same states as ``consent.answer_state`` reads one row: a granted consent past its
-    lifetime is "scaduto" from that instant, before the daily task records it. ``months``
-    (the studio's "Durata del consenso") may be given when known: then no statement reads it.
+    lifetime is "scaduto" from that instant, before the daily task records it.
     """
     now = now or utcnow()
     if answer in ANSWER_OF_STATE:
         return Client.consent_answer == ANSWER_OF_STATE[answer]
     if answer == "scaduto":
-        return (Client.consent_answer == CONSENT_EXPIRED) | lifetime.expired_condition(now, studio_id, months)
-    in_force = lifetime.in_force_condition(now, studio_id, months)
+        return (Client.consent_answer == CONSENT_EXPIRED) | lifetime.expired_condition(now, studio_id)
+    in_force = lifetime.in_force_condition(now, studio_id)
     if answer == "parziale":
         return in_force & partial_condition()
     return in_force & ~partial_condition()  # "aderito"
@@ -381,17 +380,23 @@ def _grid_rows(clients) -> tuple[list, int | None]:
     now = utcnow()
     rows = []
     for *columns, selected, months, size in found:
-        scope = scopes[columns[0]]
-        partial = any(not item.consented for item in scope)
-        row = GridRow(*columns, selected=bool(selected), months=months)
-        state = answer_state(row.answer, row.answered_at, months, partial, now)
-        in_force = state in ("aderito", "parziale")
-        rows.append(row._replace(
-            state=state,
-            scope=tuple(item.name for item in scope if item.consented) if in_force else (),
-            left_out=tuple(item.name for item in scope if not item.consented) if in_force else ()))
+        rows.append(with_state(GridRow(*columns, selected=bool(selected), months=months),
+                               scopes[columns[0]], now))
         selection = size
     return rows, selection
+
+
+def with_state(row: GridRow, scope, now) -> GridRow:
+    """``row`` with its "Stato risposta" at ``now`` and, while its consent is in force, the
+    services ``scope`` (consent.scopes_of) says it covers and leaves out: the grid's rule,
+    for the page and for the export."""
+    partial = any(not item.consented for item in scope)
+    state = answer_state(row.answer, row.answered_at, row.months, partial, now)
+    in_force = state in ("aderito", "parziale")
+    return row._replace(
+        state=state,
+        scope=tuple(item.name for item in scope if item.consented) if in_force else (),
+        left_out=tuple(item.name for item in scope if not item.consented) if in_force else ())
 
 
 def _window_rows(studio_id: int, user_id: int, state: GridState, place: listing.Window):

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from peewee import SQL, Value, fn
+from peewee import Value, fn
 
 import client_search
 import smart_access
-from consent import partial_condition
+from consent import partial_condition, with_smart_service
 from models import ROLE_ADMIN, Client, OperatorClient, SmartService, utcnow
 
 # The filter "Stato": key in the query string -> label.
@@ -55,8 +55,7 @@ def state_condition(user, state: str, now=None):
 
 def _listed(user, search: str, state: str):
     """Condition: the user's managed clients, active and with a service, matching the filters."""
-    condition = ((Client.studio == user.studio_id) & (Client.active == True)  # noqa: E712
-                 & (Client.smart_services > SQL("0")))
+    condition = (Client.studio == user.studio_id) & with_smart_service()
     if user.role != ROLE_ADMIN:
         condition &= fn.EXISTS(OperatorClient.select(Value(1)).where(
             (OperatorClient.operator == user.id) & (OperatorClient.client == Client.id)))
